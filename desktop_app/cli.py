@@ -1,0 +1,67 @@
+"""``live-canvas``: starts the app, or runs a sub-command (render, models, bench).
+
+Every failure a user can cause ends here as one line on stderr and a non-zero exit code;
+a Python traceback is shown only with LIVE_CANVAS_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from desktop_app.engine.errors import LiveCanvasError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints a usage block before its error; we print one line that names --help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from desktop_app.commands import bench, gui, models, render
+
+    parser = OneLineParser(
+        prog="live-canvas",
+        description="Sketch on a canvas; a one-step diffusion model repaints it as you draw. "
+        "With no command, opens the app.",
+    )
+    gui.add_arguments(parser)
+    parser.set_defaults(handler=gui.run)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=OneLineParser)
+    for command in (render, models, bench):
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except LiveCanvasError as err:
+        print(f"live-canvas: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("live-canvas: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - the last line of defence for the user
+        if os.environ.get("LIVE_CANVAS_DEBUG"):
+            raise
+        print(
+            f"live-canvas: internal error: {type(err).__name__}: {err} "
+            "(set LIVE_CANVAS_DEBUG=1 for details and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

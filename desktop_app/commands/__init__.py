@@ -1,0 +1,1 @@
+"""Sub-commands of ``live-canvas``: each module has ``add_parser(subparsers)`` and ``run(args)``."""

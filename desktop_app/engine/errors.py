@@ -1,0 +1,30 @@
+"""Errors whose messages are written for the person using the app.
+
+Everything the engine raises on purpose derives from ``LiveCanvasError``; its message is one
+line that says what went wrong and, where there is one, what to do about it. The CLI and the
+window show that line and nothing else.
+"""
+
+
+class LiveCanvasError(Exception):
+    """A failure the user can act on; ``str(err)`` is the whole message."""
+
+
+class InvalidRequestError(LiveCanvasError, ValueError):
+    """A setting or an input is out of range or malformed."""
+
+
+class SketchError(LiveCanvasError):
+    """A sketch or image file is missing or cannot be read."""
+
+
+class ModelLoadError(LiveCanvasError):
+    """A model could not be found, downloaded or loaded."""
+
+
+class DeviceOutOfMemoryError(LiveCanvasError):
+    """The device ran out of memory during a frame."""
+
+
+class OutputError(LiveCanvasError):
+    """A result could not be written."""
