@@ -27,7 +27,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop_app.commands import bench, gui, models, render
+    from desktop_app.commands import gui, render
 
     parser = OneLineParser(
         prog="live-canvas",
@@ -36,8 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gui.add_arguments(parser)
     parser.set_defaults(handler=gui.run)
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=OneLineParser)
-    for command in (render, models, bench):
+    subparsers = parser.add_subparsers(
+        title="commands", metavar="COMMAND", parser_class=OneLineParser
+    )
+    for command in (render,):
         command.add_parser(subparsers)
     return parser
 

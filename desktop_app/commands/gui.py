@@ -1,15 +1,53 @@
-"""Placeholder until the app lands: ``live-canvas`` with no command."""
+"""``live-canvas`` with no command: open the window."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", dest="app_model", default=None, help="preset, hub id or path")
+    parser.add_argument(
+        "--model",
+        dest="app_model",
+        default=None,
+        help="preset (sdxl-turbo, sd-turbo, tiny), hub id or model folder; "
+        "default: the last one used",
+    )
     parser.add_argument("--device", dest="app_device", default=None, help="cpu, cuda, mps")
+    parser.add_argument(
+        "--quit-after-first-frame",
+        dest="app_quit_after_first_frame",
+        action="store_true",
+        help="close once the first picture is shown (exit 1 if the model "
+        "does not load); for smoke tests",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    print("The Live Canvas window is not built yet; use `live-canvas render --help`.")
-    return 0
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.app.settings import set_application_names
+    from desktop_app.ui.startup import create_window
+    from desktop_app.ui.theme import apply_theme
+
+    set_application_names()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_theme(app)
+    window = create_window(
+        model=getattr(args, "app_model", None),
+        device=getattr(args, "app_device", None),
+        quit_after_first_frame=getattr(args, "app_quit_after_first_frame", False),
+    )
+    window.show()
+    window.start()
+    code = app.exec()
+    exit_code = window.exit_code or code
+    if not window.worker_stopped:
+        # A frame or a model load is still running in the worker thread and cannot be
+        # interrupted; everything is saved, so leave without waiting for it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exit_code)
+    return exit_code

@@ -1,4 +1,4 @@
-"""The model presets: one table, so the CLI, the app and the downloader agree on what a name means."""
+"""The model presets: one table, so the CLI, the app and the downloader agree on names."""
 
 from __future__ import annotations
 
@@ -51,8 +51,7 @@ PRESETS: dict[str, Preset] = {
             preview_decoder="madebyollin/taesdxl",
             # The stock SDXL VAE overflows in fp16 (black/NaN images); this one does not.
             full_vae="madebyollin/sdxl-vae-fp16-fix",
-            licence=f"SDXL-Turbo: {NON_COMMERCIAL}; ControlNet: Apache-2.0; TAESDXL: MIT; "
-            "VAE: MIT",
+            licence=f"SDXL-Turbo: {NON_COMMERCIAL}; ControlNet: Apache-2.0; TAESDXL: MIT; VAE: MIT",
         ),
         Preset(
             name="sd-turbo",

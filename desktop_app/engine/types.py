@@ -25,8 +25,7 @@ MAX_SEED = 2**32 - 1
 def check_size(size: int) -> int:
     if not isinstance(size, int) or size % SIZE_STEP or not MIN_SIZE <= size <= MAX_SIZE:
         raise InvalidRequestError(
-            f"size must be a multiple of {SIZE_STEP} between {MIN_SIZE} and {MAX_SIZE}, "
-            f"got {size}"
+            f"size must be a multiple of {SIZE_STEP} between {MIN_SIZE} and {MAX_SIZE}, got {size}"
         )
     return size
 

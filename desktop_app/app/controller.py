@@ -1,0 +1,308 @@
+"""The controller: turns state and sketch changes into requests, and results into the view.
+
+It owns the pacing (stroke throttle ~100 ms, prompt debounce ~150 ms), drops results older
+than the newest shown, keeps the filmstrip history, runs exports and line-art conversion as
+worker jobs (model work never runs on the UI thread), and autosaves the session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop_app.app import engine_api, files
+from desktop_app.app.history import History
+from desktop_app.app.state import LiveState
+from desktop_app.app.worker import RenderWorker
+from desktop_app.engine.errors import LiveCanvasError
+from desktop_app.engine.types import EngineInfo, FrameResult, RenderRequest
+
+STROKE_INTERVAL_MS = 100
+PROMPT_DEBOUNCE_MS = 150
+AUTOSAVE_DELAY_MS = 3000
+HISTORY_SETTLE_MS = 700
+
+SESSION_KEYS = ("prompt", "mode", "control_scale", "strength", "seed", "seed_locked", "steps")
+
+
+class Controller(QObject):
+    status_changed = Signal(str)  # model progress / state, for the status bar
+    engine_loaded = Signal(object)  # EngineInfo
+    engine_failed = Signal(str)  # why the model did not load
+    result_shown = Signal(object)  # FrameResult now on screen
+    render_failed = Signal(str)
+    stats_changed = Signal(float, float)  # last frame latency (ms), frames per second
+    export_finished = Signal(str)  # path written
+    export_failed = Signal(str)
+    lineart_ready = Signal(object)  # np.ndarray, RGB lines on white
+    lineart_failed = Signal(str)
+
+    def __init__(
+        self,
+        state: LiveState,
+        worker: RenderWorker,
+        *,
+        sketch_source: Callable[[], np.ndarray] | None = None,
+        data_dir: Path | None = None,
+        export_dir: Path | None = None,
+        device: str | None = None,
+        history_settle_ms: int = HISTORY_SETTLE_MS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.worker = worker
+        self.sketch_source = sketch_source
+        self.device = device
+        self.export_dir = export_dir
+        self.save_sketch_with_export = False
+        self.autosave = files.Autosave(data_dir) if data_dir is not None else None
+        self.history = History(parent=self)
+        self.engine_info: EngineInfo | None = None
+        self.load_error: str | None = None
+        self.current: FrameResult | None = None
+        self._next_id = 0
+        self._shown_id = -1
+        self._in_stroke = False
+        self._arrivals: deque[float] = deque(maxlen=12)
+        self._jobs: dict[int, tuple[str, Any]] = {}
+        self._model_requested = False
+
+        self._throttle = self._timer(STROKE_INTERVAL_MS, self.request_frame)
+        self._debounce = self._timer(PROMPT_DEBOUNCE_MS, self.request_frame)
+        self._autosave_timer = self._timer(AUTOSAVE_DELAY_MS, self.autosave_now)
+        self._settle = self._timer(history_settle_ms, self._settle_history)
+
+        worker.model_loaded.connect(self._on_model_loaded)
+        worker.load_failed.connect(self._on_load_failed)
+        worker.result_ready.connect(self._on_result)
+        worker.failed.connect(self._on_failed)
+        worker.progress_changed.connect(self.status_changed)
+        worker.job_done.connect(self._on_job_done)
+        worker.job_failed.connect(self._on_job_failed)
+        state.prompt_changed.connect(self._on_prompt_changed)
+        state.changed.connect(self._on_state_changed)
+
+    def _timer(self, interval: int, slot: Callable[[], None]) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(interval)
+        timer.timeout.connect(slot)
+        return timer
+
+    # --- model -----------------------------------------------------------------------------
+    def load_model(self, model: str | None = None) -> None:
+        model = model or self.state.preset
+        self.engine_info = None
+        self.load_error = None
+        self.status_changed.emit(f"Loading {model}…")
+        self._model_requested = True
+        self.worker.load_model(model, self.device)
+        if self.state.live:
+            self.request_frame()  # rendered as soon as the model is there
+
+    def _on_model_loaded(self, info: EngineInfo) -> None:
+        self.engine_info = info
+        self.load_error = None
+        self.status_changed.emit(f"Ready: {info.describe()}")
+        self.engine_loaded.emit(info)
+
+    def _on_load_failed(self, message: str) -> None:
+        self.load_error = message
+        self.status_changed.emit("No model loaded")
+        self.engine_failed.emit(message)
+
+    # --- requests --------------------------------------------------------------------------
+    def sketch_changed(self, in_stroke: bool) -> None:
+        """The canvas changed; during a stroke frames go out at most every ~100 ms."""
+        self._autosave_timer.start()
+        if not self.state.live:
+            return
+        if in_stroke:
+            if not self._throttle.isActive():
+                self._throttle.start()
+        else:
+            self._throttle.stop()
+            self.request_frame()
+
+    def _on_prompt_changed(self, _prompt: str) -> None:
+        if self.state.live:
+            self._debounce.start()
+
+    def _on_state_changed(self, name: str) -> None:
+        self._autosave_timer.start()
+        if name == "preset":
+            self.load_model(self.state.preset)
+        elif name == "live" and self.state.live:
+            self.request_frame()
+        elif name not in ("prompt", "seed_locked", "live") and self.state.live:
+            if not self._throttle.isActive():
+                self._throttle.start()
+
+    def build_request(self) -> RenderRequest | None:
+        if self.sketch_source is None:
+            return None
+        state = self.state
+        self._next_id += 1
+        return RenderRequest(
+            sketch=self.sketch_source(),
+            prompt=state.prompt,
+            mode=state.mode,
+            control_scale=float(state.control_scale),
+            strength=float(state.strength),
+            seed=int(state.seed),
+            steps=int(state.steps),
+            size=int(state.size),
+            request_id=self._next_id,
+        )
+
+    def request_frame(self, force: bool = False) -> int | None:
+        """Send the current inputs to the worker; returns the request id."""
+        self._throttle.stop()
+        self._debounce.stop()
+        if not self._model_requested or self.load_error is not None:
+            return None  # nothing can render: the window works as a sketch tool
+        try:
+            request = self.build_request()
+        except LiveCanvasError as err:
+            self.render_failed.emit(str(err))
+            return None
+        if request is None:
+            return None
+        self.worker.submit(request, force=force)
+        return request.request_id
+
+    def generate(self) -> int | None:
+        """The Generate button: render now, even when the inputs did not change."""
+        return self.request_frame(force=True)
+
+    # --- results ---------------------------------------------------------------------------
+    def _on_result(self, result: FrameResult) -> None:
+        if result.request_id <= self._shown_id:
+            return  # older than what is on screen
+        self._shown_id = result.request_id
+        self.show_result(result)
+        self._arrivals.append(time.monotonic())
+        fps = 0.0
+        if len(self._arrivals) > 1:
+            span = self._arrivals[-1] - self._arrivals[0]
+            fps = (len(self._arrivals) - 1) / span if span > 0 else 0.0
+        self.stats_changed.emit(float(result.timings.total_ms), fps)
+        self._settle.start()
+
+    def show_result(self, result: FrameResult) -> None:
+        self.current = result
+        self.result_shown.emit(result)
+
+    def _settle_history(self) -> None:
+        if self.current is not None:
+            self.history.add(self.current)
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if request_id >= self._shown_id:
+            self.render_failed.emit(message)
+
+    def restore_entry(self, entry_id: int) -> None:
+        """Put a filmstrip entry's prompt, seed (unless locked) and settings back."""
+        entry = self.history.find(entry_id)
+        if entry is None:
+            return
+        params = entry.result.params
+        values: dict[str, Any] = {
+            "prompt": params.prompt,
+            "mode": params.mode,
+            "control_scale": params.control_scale,
+            "steps": params.steps,
+        }
+        if params.strength is not None:
+            values["strength"] = params.strength
+        if not self.state.seed_locked:
+            values["seed"] = params.seed
+        self.state.apply(values)
+        self.show_result(entry.result)
+
+    # --- worker jobs: export and line art ---------------------------------------------------
+    def export(self, result: FrameResult | None = None) -> int | None:
+        """Export ``result`` (default: the one on screen) at full quality, in the worker."""
+        result = result or self.current
+        if result is None:
+            self.export_failed.emit("There is no generated image to export yet.")
+            return None
+        directory = Path(self.export_dir) if self.export_dir else None
+        if directory is None:
+            from desktop_app.app.settings import default_export_dir
+
+            directory = default_export_dir()
+        sketch = None
+        if self.save_sketch_with_export and self.sketch_source is not None:
+            sketch = self.sketch_source()
+
+        def job(engine: Any) -> str:
+            image = engine.export_image(result) if engine is not None else result.image
+            files.ensure_dir(directory)
+            path = files.export_path(directory, result.params.seed)
+            engine_api.save_png(path, image, result.params)
+            if sketch is not None:
+                files.write_atomic(files.sketch_path(path), files.png_bytes(sketch))
+            return str(path)
+
+        job_id = self.worker.submit_job(job)
+        self._jobs[job_id] = ("export", None)
+        return job_id
+
+    def import_lineart(self, photo: np.ndarray) -> int:
+        job_id = self.worker.submit_job(lambda _engine: engine_api.lineart_from_photo(photo))
+        self._jobs[job_id] = ("lineart", None)
+        return job_id
+
+    def _on_job_done(self, job_id: int, value: Any) -> None:
+        kind, _ = self._jobs.pop(job_id, (None, None))
+        if kind == "export":
+            self.export_finished.emit(value)
+        elif kind == "lineart":
+            self.lineart_ready.emit(value)
+
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        kind, _ = self._jobs.pop(job_id, (None, None))
+        if kind == "export":
+            self.export_failed.emit(f"Export failed: {message}")
+        elif kind == "lineart":
+            self.lineart_failed.emit(f"Line-art conversion failed: {message}")
+
+    # --- autosave --------------------------------------------------------------------------
+    def session(self) -> dict[str, Any]:
+        snapshot = self.state.snapshot()
+        return {key: snapshot[key] for key in SESSION_KEYS}
+
+    def autosave_now(self) -> None:
+        self._autosave_timer.stop()
+        if self.autosave is None:
+            return
+        sketch = self.sketch_source() if self.sketch_source is not None else None
+        try:
+            self.autosave.save(sketch, self.session())
+        except LiveCanvasError as err:
+            self.status_changed.emit(f"Autosave failed: {err}")
+
+    def restore_session(self) -> np.ndarray | None:
+        """Apply the autosaved prompt and settings; returns the autosaved sketch, if any."""
+        if self.autosave is None:
+            return None
+        sketch, session = self.autosave.load()
+        self.state.apply({k: v for k, v in session.items() if k in SESSION_KEYS})
+        for timer in (self._autosave_timer, self._throttle, self._debounce):
+            timer.stop()
+        return sketch
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Autosave, then stop the worker; True when its thread ended in time."""
+        for timer in (self._throttle, self._debounce, self._settle):
+            timer.stop()
+        self.autosave_now()
+        return self.worker.stop(timeout_ms)

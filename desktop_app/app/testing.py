@@ -1,0 +1,88 @@
+"""A fake engine with the real engine's interface and no torch (tests, demos, benchmarks)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from desktop_app.engine.errors import DeviceOutOfMemoryError
+from desktop_app.engine.types import (
+    EngineInfo,
+    FrameResult,
+    FrameTimings,
+    GenerationParams,
+    RenderRequest,
+)
+
+
+class FakeEngine:
+    """Renders the inverted sketch tinted by the seed; optionally slow or failing."""
+
+    def __init__(self, delay_s: float = 0.0, is_noise: bool = False, model: str = "fake") -> None:
+        self.delay_s = delay_s
+        self.fail_next = 0  # how many of the next renders raise
+        self.rendered: list[int] = []
+        self.exported: list[int] = []
+        self.started = threading.Event()
+        self.info = EngineInfo(
+            model=model,
+            family="sdxl",
+            device="cpu",
+            dtype="float32",
+            preview_decoder="none",
+            is_noise=is_noise,
+        )
+
+    def render(self, request: RenderRequest) -> FrameResult:
+        self.started.set()
+        start = time.perf_counter()
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise DeviceOutOfMemoryError("the device ran out of memory (fake)")
+        size = request.size
+        sketch = request.sketch
+        rows = np.arange(size) * sketch.shape[0] // size
+        cols = np.arange(size) * sketch.shape[1] // size
+        image = 255 - sketch[rows][:, cols]
+        tint = np.array([request.seed % 256, (request.seed // 256) % 256, 128], np.uint8)
+        image = (image // 2 + tint // 2).astype(np.uint8)
+        self.rendered.append(request.request_id)
+        total = (time.perf_counter() - start) * 1000
+        params = GenerationParams(
+            prompt=request.prompt,
+            seed=request.seed,
+            steps=request.steps,
+            size=size,
+            model=self.info.model,
+            mode=request.mode,
+            control_scale=request.control_scale,
+            strength=request.strength if request.mode == "colour" else None,
+        )
+        return FrameResult(
+            image=image,
+            params=params,
+            timings=FrameTimings(total_ms=total),
+            request_id=request.request_id,
+        )
+
+    def export_image(self, result: FrameResult) -> np.ndarray:
+        self.exported.append(result.request_id)
+        return result.image.copy()
+
+
+def fake_loader(engine: FakeEngine | None = None, error: Exception | None = None):
+    """A ``load_engine``-shaped callable returning ``engine`` (or raising ``error``)."""
+
+    def load(model: str, device: str | None = None, progress: Any = None) -> FakeEngine:
+        if progress is not None:
+            progress(f"Loading {model} (fake)…")
+        if error is not None:
+            raise error
+        return engine if engine is not None else FakeEngine()
+
+    return load

@@ -1,0 +1,96 @@
+"""Which device and dtype a model runs on, and how to time work on it honestly."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+
+from desktop_app.engine.errors import InvalidRequestError
+
+
+@dataclass(frozen=True)
+class Placement:
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
+
+
+def cpu_has_native_bf16() -> bool:
+    """AMX or AVX512-BF16 make bf16 matmuls several times faster than fp32; without them
+    bf16 is emulated and slower, so we stay in fp32."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def pick_placement(device: str | None = None, dtype: str | None = None) -> Placement:
+    """CUDA fp16, else Apple MPS fp16, else CPU (bf16 where the CPU computes it natively)."""
+    if device is None:
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise InvalidRequestError(
+            f"unknown device {device!r}; use cpu, cuda, cuda:N or mps"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidRequestError("--device cuda was asked for, but no CUDA GPU is available")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InvalidRequestError("--device mps was asked for, but Apple MPS is not available")
+    if dtype is None:
+        if dev.type in ("cuda", "mps"):
+            dtype = "float16"
+        else:
+            dtype = "bfloat16" if cpu_has_native_bf16() else "float32"
+    dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    if dtype not in dtypes:
+        raise InvalidRequestError(f"dtype must be one of {', '.join(dtypes)}, got {dtype!r}")
+    return Placement(dev, dtypes[dtype])
+
+
+def configure_cpu_threads() -> None:
+    """Leave one core to the UI thread: a busy event loop is what makes painting feel slow."""
+    if os.environ.get("LIVE_CANVAS_THREADS"):
+        torch.set_num_threads(max(1, int(os.environ["LIVE_CANVAS_THREADS"])))
+        return
+    cores = os.cpu_count() or 1
+    if cores > 2:
+        torch.set_num_threads(cores - 1)
+
+
+class StageClock:
+    """Wall-clock milliseconds between marks; synchronises the device only on CUDA, where
+    kernels run asynchronously, so timing does not add syncs anywhere else."""
+
+    def __init__(self, device: torch.device):
+        self._sync = device.type == "cuda"
+        self._last = self._now()
+        self.start = self._last
+
+    def _now(self) -> float:
+        if self._sync:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def lap(self) -> float:
+        now = self._now()
+        elapsed = (now - self._last) * 1000.0
+        self._last = now
+        return elapsed
+
+    def total(self) -> float:
+        return (self._last - self.start) * 1000.0

@@ -1,0 +1,55 @@
+"""Hugging Face Hub failures, said in words a painter can act on."""
+
+from __future__ import annotations
+
+import os
+
+from desktop_app.engine.presets import PRESETS
+
+
+def hub_is_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "") in (
+        "1",
+        "ON",
+        "YES",
+        "TRUE",
+    )
+
+
+def download_hint(repo: str) -> str:
+    presets = [p.name for p in PRESETS.values() if repo in dict(p.hub_parts).values()]
+    if presets:
+        return f"live-canvas models download {presets[0]}"
+    return f"hf download {repo}"
+
+
+def describe_hub_error(repo: str, err: BaseException) -> str:
+    """One line: what is missing and the command that fetches it."""
+    kind = type(err).__name__
+    text = str(err)
+    if (
+        kind in ("RepositoryNotFoundError", "HFValidationError")
+        or "404" in text[:200]
+        and ("Repository" in text)
+    ):
+        return f"no model {repo!r} on the Hugging Face Hub: check the name, or give a local path"
+    if kind == "GatedRepoError":
+        return (
+            f"{repo} requires accepting its licence on huggingface.co and logging in "
+            "(hf auth login) before it can be downloaded"
+        )
+    offline = hub_is_offline()
+    cached_only = (
+        offline
+        or kind in ("LocalEntryNotFoundError", "OfflineModeIsEnabled")
+        or any(word in text for word in ("offline", "Connection", "connect", "resolve", "Network"))
+    )
+    if cached_only:
+        why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub cannot be reached"
+        return (
+            f"{repo} is not downloaded and {why}; on a connected machine run: {download_hint(repo)}"
+        )
+    first_line = text.splitlines()[0] if text else kind
+    return f"cannot load {repo}: {first_line}"

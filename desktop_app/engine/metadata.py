@@ -1,0 +1,102 @@
+"""PNG output: the generation parameters in the ``parameters`` text chunk that Stable Diffusion
+tools (A1111, ComfyUI importers, civitai) read, written atomically so that a failed or
+interrupted save never leaves a half-written file."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from desktop_app.engine.errors import OutputError
+from desktop_app.engine.types import GenerationParams
+
+
+def parameters_text(params: GenerationParams) -> str:
+    """A1111's layout: the prompt, then one line of ``Key: value`` pairs."""
+    fields = [
+        ("Steps", params.steps),
+        ("Sampler", params.sampler),
+        ("CFG scale", 0),
+        ("Seed", params.seed),
+        ("Size", f"{params.size}x{params.size}"),
+        ("Model", params.model),
+        ("ControlNet scale", f"{params.control_scale:g}"),
+    ]
+    if params.strength is not None:
+        fields.append(("Denoising strength", f"{params.strength:g}"))
+    fields.append(("Mode", params.mode))
+    fields.append(("Software", "Live Canvas"))
+    return params.prompt + "\n" + ", ".join(f"{k}: {v}" for k, v in fields)
+
+
+def check_writable(path: str | Path) -> Path:
+    """Fail before any model work when the output cannot possibly be written."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder")
+    if not parent.exists():
+        raise OutputError(f"cannot write {path}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write {path}: folder {parent} is read-only")
+    return path
+
+
+def write_atomically(path: str | Path, write) -> Path:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over
+    ``path``; on any failure the temporary file is removed and OutputError raised."""
+    path = check_writable(path)
+    tmp_name = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as err:
+        reason = {
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+            errno.EROFS: "the disk is read-only",
+            errno.ENOSPC: "the disk is full",
+            errno.ENOENT: "the folder does not exist",
+            errno.ENOTDIR: "a part of the path is not a folder",
+        }.get(err.errno, err.strerror or str(err))
+        raise OutputError(f"cannot write {path}: {reason}") from None
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+    return path
+
+
+def save_png(
+    path: str | Path,
+    image: np.ndarray,
+    params: GenerationParams | None = None,
+    extra_text: dict[str, str] | None = None,
+) -> Path:
+    info = PngInfo()
+    if params is not None:
+        # Pillow stores non-Latin-1 text as an iTXt chunk (UTF-8), which the same tools read.
+        info.add_text("parameters", parameters_text(params))
+    for key, value in (extra_text or {}).items():
+        info.add_text(key, value)
+    pil = Image.fromarray(np.ascontiguousarray(image))
+    return write_atomically(path, lambda f: pil.save(f, format="PNG", pnginfo=info))
+
+
+def read_parameters(path: str | Path) -> str | None:
+    with Image.open(path) as img:
+        return img.info.get("parameters")

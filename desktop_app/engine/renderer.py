@@ -1,0 +1,261 @@
+"""The frame path: (sketch, prompt, settings) → image, built for latency.
+
+Instead of calling a diffusers pipeline per frame (which re-encodes the prompt, re-draws the
+noise, round-trips the ControlNet input through PIL and decodes with the full VAE every
+time), the engine keeps everything that does not change between strokes and runs only the
+model forwards and the tiny decoder per frame. The sampler is Euler on the scheduler's own
+sigma table ("trailing" spacing, as the turbo models are distilled for), written out here so
+that no step needs the host to look at device values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from diffusers import EulerDiscreteScheduler
+
+from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
+from desktop_app.engine.errors import DeviceOutOfMemoryError
+from desktop_app.engine.parts import ModelParts
+from desktop_app.engine.sketch import control_from_canvas, resize_on_device, to_device_image
+from desktop_app.engine.text import PromptEncoder
+from desktop_app.engine.types import (
+    EngineInfo,
+    FrameResult,
+    FrameTimings,
+    GenerationParams,
+    RenderRequest,
+)
+
+_NOISE_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class Schedule:
+    timesteps: tuple[torch.Tensor, ...]  # on the device, one per step
+    sigmas: tuple[float, ...]  # len(timesteps) + 1, ending at 0
+
+
+class Engine:
+    """Owns the loaded model on one device; call from one thread at a time."""
+
+    def __init__(self, parts: ModelParts, placement: Placement):
+        self.parts = parts
+        self.device, self.dtype = placement.device, placement.dtype
+        if self.device.type == "cpu":
+            configure_cpu_threads()
+        # fp16 overflows in VAEs that ask to be upcast (the stock SDXL VAE gives black images).
+        needs_upcast = self.dtype == torch.float16 and getattr(parts.vae.config, "force_upcast", 0)
+        self.vae_dtype = torch.float32 if needs_upcast else self.dtype
+        for module in (parts.unet, parts.controlnet, *parts.text_encoders, parts.tae):
+            if module is not None:
+                module.to(self.device, self.dtype).eval().requires_grad_(False)
+        parts.vae.to(self.device, self.vae_dtype).eval().requires_grad_(False)
+        if self.device.type == "cuda":
+            parts.unet.to(memory_format=torch.channels_last)
+            parts.controlnet.to(memory_format=torch.channels_last)
+        self.is_sdxl = parts.family == "sdxl"
+        self.prompts = PromptEncoder(
+            parts.tokenizers, parts.text_encoders, self.device, self.is_sdxl
+        )
+        config = dict(parts.scheduler_config, timestep_spacing="trailing")
+        self._scheduler = EulerDiscreteScheduler.from_config(config)
+        self._v_prediction = self._scheduler.config.prediction_type == "v_prediction"
+        self._noise: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
+        self._schedules: dict[tuple[int, float | None], Schedule] = {}
+        self._time_ids: dict[int, torch.Tensor] = {}
+        self.info = EngineInfo(
+            model=parts.name,
+            family=parts.family,
+            device=str(self.device),
+            dtype=placement.dtype_name,
+            preview_decoder=parts.preview_decoder,
+            is_noise=parts.is_noise,
+            warnings=parts.warnings,
+        )
+
+    # -- cached per-frame inputs -------------------------------------------------------------
+
+    def noise(self, seed: int, size: int) -> torch.Tensor:
+        """Drawn on the CPU so a seed gives the same picture on every device; fixed per
+        (seed, size) so the frames of a sketch in progress do not flicker."""
+        key = (seed, size)
+        if key not in self._noise:
+            gen = torch.Generator("cpu").manual_seed(seed)
+            shape = (1, 4, size // 8, size // 8)
+            self._noise[key] = torch.randn(shape, generator=gen).to(self.device, self.dtype)
+            while len(self._noise) > _NOISE_CACHE_SIZE:
+                self._noise.popitem(last=False)
+        return self._noise[key]
+
+    def schedule(self, steps: int, strength: float | None) -> Schedule:
+        """``steps`` denoising steps; for img2img, starting where diffusers would for this
+        strength, on the shortest schedule that gives at least one step (steps×strength ≥ 1)."""
+        key = (steps, strength)
+        if key not in self._schedules:
+            total = steps
+            if strength is not None:
+                while min(int(total * strength), total) < steps:
+                    total += 1
+            self._scheduler.set_timesteps(total)
+            start = total - steps
+            timesteps = self._scheduler.timesteps[start:]
+            sigmas = self._scheduler.sigmas[start:]
+            self._schedules[key] = Schedule(
+                timesteps=tuple(t.to(self.device, torch.float32) for t in timesteps),
+                sigmas=tuple(float(s) for s in sigmas),
+            )
+        return self._schedules[key]
+
+    def _added_cond(self, pooled: torch.Tensor | None, size: int) -> dict | None:
+        if not self.is_sdxl:
+            return None
+        if size not in self._time_ids:
+            # original size, crop top-left, target size: an uncropped square image
+            ids = torch.tensor([[size, size, 0, 0, size, size]], dtype=self.dtype)
+            self._time_ids[size] = ids.to(self.device)
+        return {"text_embeds": pooled, "time_ids": self._time_ids[size]}
+
+    # -- the frame -----------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def render(self, request: RenderRequest) -> FrameResult:
+        try:
+            return self._render(request)
+        except torch.OutOfMemoryError:
+            raise DeviceOutOfMemoryError(self._oom_message(request.size)) from None
+        except RuntimeError as err:
+            if "allocate" in str(err) and "memory" in str(err):
+                raise DeviceOutOfMemoryError(self._oom_message(request.size)) from None
+            raise
+
+    def _oom_message(self, size: int) -> str:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        smaller = max(256, size // 2 // 64 * 64)
+        return (
+            f"out of memory on {self.device} at {size}x{size}: try a smaller size "
+            f"(--size {smaller}) or the fast preset (--model sd-turbo)"
+        )
+
+    def _render(self, req: RenderRequest) -> FrameResult:
+        clock = StageClock(self.device)
+        colour = req.mode == "colour"
+
+        image01 = resize_on_device(to_device_image(req.sketch, self.device, self.dtype), req.size)
+        control = control_from_canvas(image01)
+        sched = self.schedule(req.steps, req.strength if colour else None)
+        noise = self.noise(req.seed, req.size)
+        if colour:
+            latents = self.encode_image(image01) + noise * sched.sigmas[0]
+        else:
+            latents = noise * sched.sigmas[0]
+        preprocess_ms = clock.lap()
+
+        text = self.prompts.encode(req.prompt)
+        text_ms = clock.lap()
+
+        added = self._added_cond(text.pooled, req.size)
+        for i, t in enumerate(sched.timesteps):
+            sigma, sigma_next = sched.sigmas[i], sched.sigmas[i + 1]
+            model_in = latents / math.sqrt(sigma * sigma + 1.0)
+            residuals = {}
+            if req.control_scale > 0:
+                down, mid = self.parts.controlnet(
+                    model_in,
+                    t,
+                    encoder_hidden_states=text.embeds,
+                    controlnet_cond=control,
+                    conditioning_scale=req.control_scale,
+                    added_cond_kwargs=added,
+                    return_dict=False,
+                )
+                residuals = {
+                    "down_block_additional_residuals": down,
+                    "mid_block_additional_residual": mid,
+                }
+            out = self.parts.unet(
+                model_in,
+                t,
+                encoder_hidden_states=text.embeds,
+                added_cond_kwargs=added,
+                return_dict=False,
+                **residuals,
+            )[0]
+            if self._v_prediction:
+                denoised = out * (-sigma / math.sqrt(sigma**2 + 1)) + latents / (sigma**2 + 1)
+            else:
+                denoised = latents - sigma * out
+            # Euler: move along the straight line from x to its estimate; at sigma 0 it lands.
+            latents = denoised + (latents - denoised) * (sigma_next / sigma)
+        denoise_ms = clock.lap()
+
+        decoded = self._decode_preview(latents)
+        decode_ms = clock.lap()
+        image = to_uint8(decoded)
+        convert_ms = clock.lap()
+
+        params = GenerationParams(
+            prompt=req.prompt,
+            seed=req.seed,
+            steps=req.steps,
+            size=req.size,
+            model=self.info.model,
+            mode=req.mode,
+            control_scale=req.control_scale,
+            strength=req.strength if colour else None,
+        )
+        timings = FrameTimings(
+            preprocess_ms=preprocess_ms,
+            text_encode_ms=text_ms,
+            denoise_ms=denoise_ms,
+            decode_ms=decode_ms,
+            convert_ms=convert_ms,
+            total_ms=clock.total(),
+        )
+        return FrameResult(
+            image=image,
+            params=params,
+            timings=timings,
+            request_id=req.request_id,
+            latents=latents,
+            warnings=text.warnings,
+        )
+
+    def encode_image(self, image01: torch.Tensor) -> torch.Tensor:
+        """Colours of the sketch → latents in the UNet's scaled space."""
+        tae = self.parts.tae
+        if tae is not None and getattr(tae, "encoder", None) is not None:
+            return tae.encode(image01 * 2 - 1).latents
+        vae = self.parts.vae
+        dist = vae.encode((image01 * 2 - 1).to(self.vae_dtype)).latent_dist
+        return (dist.mean * vae.config.scaling_factor).to(self.dtype)
+
+    def _decode_preview(self, latents: torch.Tensor) -> torch.Tensor:
+        if self.parts.tae is not None:
+            return self.parts.tae.decode(latents).sample
+        return self._decode_full(latents)
+
+    def _decode_full(self, latents: torch.Tensor) -> torch.Tensor:
+        vae = self.parts.vae
+        return vae.decode(latents.to(self.vae_dtype) / vae.config.scaling_factor).sample
+
+    @torch.inference_mode()
+    def export_image(self, result: FrameResult) -> np.ndarray:
+        """The frame again, decoded by the full VAE from its stored latents (no UNet rerun)."""
+        if result.latents is None:
+            return result.image
+        try:
+            return to_uint8(self._decode_full(result.latents.to(self.device)))
+        except torch.OutOfMemoryError:
+            raise DeviceOutOfMemoryError(self._oom_message(result.params.size)) from None
+
+
+def to_uint8(decoded: torch.Tensor) -> np.ndarray:
+    """[-1, 1] (1, 3, H, W) on the device → (H, W, 3) uint8 on the host, one copy."""
+    pixels = ((decoded[0].float() + 1.0) * 127.5).clamp_(0, 255).round_().to(torch.uint8)
+    return pixels.permute(1, 2, 0).contiguous().cpu().numpy()

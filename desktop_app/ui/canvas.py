@@ -1,0 +1,264 @@
+"""The sketch canvas: a QImage the size of the generated image, drawn on with mouse or pen.
+
+Strokes are joined line segments with round caps (smooth at any pointer speed); tablet pressure
+scales the width. Every stroke, clear or import is one QUndoCommand holding the before/after
+pixels of the region it touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QTabletEvent,
+    QUndoStack,
+)
+from PySide6.QtWidgets import QWidget
+
+from desktop_app.app.imaging import qimage_to_rgb, rgb_to_qimage
+from desktop_app.ui.canvas_commands import PatchCommand
+from desktop_app.ui.image_view import ImageView
+
+UNDO_LIMIT = 200
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+WHITE = QColor(Qt.GlobalColor.white)
+
+
+@dataclass
+class _Stroke:
+    before: QImage
+    last: QPointF
+    dirty: QRect
+
+
+class SketchCanvas(ImageView):
+    content_changed = Signal(bool)  # in_stroke: True while a stroke is being drawn
+    stroke_finished = Signal()
+    image_dropped = Signal(str)  # path of an image file dropped on the canvas
+    brush_changed = Signal()
+
+    def __init__(self, size: int = 512, parent: QWidget | None = None) -> None:
+        super().__init__(parent=parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
+        self._brush_size = 6
+        self._brush_colour = QColor(Qt.GlobalColor.black)
+        self._tool = "brush"
+        self._stroke: _Stroke | None = None
+        self._hover: QPointF | None = None
+        self._tablet_down = False
+        image = QImage(size, size, QImage.Format.Format_RGB32)
+        image.fill(WHITE)
+        self.set_image(image)
+        self.setMouseTracking(True)
+        self.setAcceptDrops(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    # --- brush -----------------------------------------------------------------------------
+    @property
+    def tool(self) -> str:
+        return self._tool
+
+    @tool.setter
+    def tool(self, tool: str) -> None:
+        if tool not in ("brush", "eraser"):
+            raise ValueError(f"unknown tool {tool!r}")
+        self._tool = tool
+        self.brush_changed.emit()
+        self.update()
+
+    @property
+    def brush_size(self) -> int:
+        return self._brush_size
+
+    @brush_size.setter
+    def brush_size(self, size: int) -> None:
+        self._brush_size = max(1, min(200, int(size)))
+        self.brush_changed.emit()
+        self.update()
+
+    @property
+    def brush_colour(self) -> QColor:
+        return QColor(self._brush_colour)
+
+    @brush_colour.setter
+    def brush_colour(self, colour: QColor) -> None:
+        self._brush_colour = QColor(colour)
+        self.brush_changed.emit()
+
+    # --- pixels ----------------------------------------------------------------------------
+    def to_numpy(self) -> np.ndarray:
+        return qimage_to_rgb(self._image)
+
+    def blit(self, top_left: QPoint, patch: QImage) -> None:
+        """Replace pixels at ``top_left`` with ``patch`` (used by the undo commands)."""
+        painter = QPainter(self._image)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(top_left, patch)
+        painter.end()
+        self.update()
+        self.content_changed.emit(False)
+
+    def _replace_all(self, after: QImage, text: str) -> None:
+        rect = self._image.rect()
+        self.undo_stack.push(PatchCommand(self, rect, self._image.copy(), after, text))
+
+    def clear(self) -> None:
+        blank = QImage(self._image.size(), QImage.Format.Format_RGB32)
+        blank.fill(WHITE)
+        self._replace_all(blank, "Clear")
+
+    def paste_image(self, image: QImage, text: str = "Import image") -> None:
+        """Put ``image`` on the canvas (fitted, centred on white) as one undoable step."""
+        target = QImage(self._image.size(), QImage.Format.Format_RGB32)
+        target.fill(WHITE)
+        scaled = image.scaled(
+            target.size(),
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        x = (target.width() - scaled.width()) // 2
+        y = (target.height() - scaled.height()) // 2
+        painter = QPainter(target)
+        painter.drawImage(QPoint(x, y), scaled)
+        painter.end()
+        self._replace_all(target, text)
+
+    def paste_array(self, array: np.ndarray, text: str = "Import image") -> None:
+        self.paste_image(rgb_to_qimage(array), text)
+
+    def load_array(self, array: np.ndarray) -> None:
+        """Start from ``array`` (the autosaved sketch): not undoable, clears the history."""
+        self.paste_array(array)
+        self.undo_stack.clear()
+
+    # --- strokes ---------------------------------------------------------------------------
+    def _pen(self, pressure: float) -> QPen:
+        colour = WHITE if self._tool == "eraser" else self._brush_colour
+        width = max(1.0, self._brush_size * max(0.05, min(1.0, pressure)))
+        return QPen(
+            colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin
+        )
+
+    def begin_stroke(self, pos: QPointF, pressure: float = 1.0) -> None:
+        point = self.to_image_point(pos)
+        self._stroke = _Stroke(self._image.copy(), point, QRect())
+        self._segment(point, point, pressure)
+
+    def continue_stroke(self, pos: QPointF, pressure: float = 1.0) -> None:
+        if self._stroke is None:
+            return
+        point = self.to_image_point(pos)
+        self._segment(self._stroke.last, point, pressure)
+        self._stroke.last = point
+
+    def end_stroke(self) -> None:
+        stroke, self._stroke = self._stroke, None
+        if stroke is None:
+            return
+        rect = stroke.dirty & self._image.rect()
+        if not rect.isEmpty():
+            command = PatchCommand(
+                self,
+                rect,
+                stroke.before.copy(rect),
+                self._image.copy(rect),
+                "Stroke",
+                applied=True,
+            )
+            self.undo_stack.push(command)
+        self.content_changed.emit(False)
+        self.stroke_finished.emit()
+
+    def _segment(self, start: QPointF, end: QPointF, pressure: float) -> None:
+        pen = self._pen(pressure)
+        painter = QPainter(self._image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(pen)
+        if start == end:
+            painter.drawPoint(end)
+        else:
+            painter.drawLine(start, end)
+        painter.end()
+        margin = pen.widthF() / 2 + 2
+        area = QRectF(start, end).normalized().adjusted(-margin, -margin, margin, margin)
+        assert self._stroke is not None
+        self._stroke.dirty |= area.toAlignedRect()
+        self.update()
+        self.content_changed.emit(True)
+
+    # --- input events ----------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton and not self._tablet_down:
+            self.begin_stroke(event.position())
+            event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        self._hover = event.position()
+        if self._stroke is not None and not self._tablet_down:
+            self.continue_stroke(event.position())
+        else:
+            self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton and not self._tablet_down:
+            self.end_stroke()
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._hover = None
+        self.update()
+
+    def tabletEvent(self, event: QTabletEvent) -> None:  # noqa: N802 - Qt override
+        kind = event.type()
+        pressure = event.pressure()
+        if kind == QTabletEvent.Type.TabletPress:
+            self._tablet_down = True
+            self.begin_stroke(event.position(), pressure)
+        elif kind == QTabletEvent.Type.TabletMove:
+            self._hover = event.position()
+            if self._tablet_down:
+                self.continue_stroke(event.position(), pressure)
+        elif kind == QTabletEvent.Type.TabletRelease:
+            self._tablet_down = False
+            self.end_stroke()
+        event.accept()  # no synthesised mouse events
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if _first_image_path(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        path = _first_image_path(event)
+        if path is not None:
+            event.acceptProposedAction()
+            self.image_dropped.emit(path)
+
+    def paint_overlay(self, painter: QPainter, rect: QRectF) -> None:
+        if self._hover is None or self._image.isNull():
+            return
+        radius = self._brush_size * rect.width() / self._image.width() / 2
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(QColor(128, 128, 128), 1))
+        painter.drawEllipse(self._hover, radius, radius)
+
+
+def _first_image_path(event: QDragEnterEvent | QDropEvent) -> str | None:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if url.isLocalFile() and Path(url.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
+            return url.toLocalFile()
+    return None

@@ -1,0 +1,158 @@
+"""The settings panel: prompt, model preset, mode, sliders, seed, Live / Generate / Export."""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
+
+from desktop_app.app.state import LiveState
+from desktop_app.engine.presets import PRESETS
+from desktop_app.ui.bindings import bind_checked, bind_combo, bind_slider, bind_spin, bind_text
+from desktop_app.ui.theme import icon
+
+MENU_PRESETS = ("sdxl-turbo", "sd-turbo", "tiny")
+LOCAL_FOLDER = "__local_folder__"
+SEED_MAX = 2**31 - 1  # QSpinBox is 32-bit signed
+
+
+class ControlPanel(QWidget):
+    generate_clicked = Signal()
+    export_clicked = Signal()
+
+    def __init__(self, state: LiveState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("Describe the picture: a castle on a hill at sunset…")
+        self.prompt.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 12)
+        self.prompt.setTabChangesFocus(True)
+        grid.addWidget(QLabel("Prompt"), 0, 0)
+        grid.addWidget(self.prompt, 0, 1, 1, 5)
+
+        self.preset = QComboBox()
+        for name in MENU_PRESETS:
+            self.preset.addItem(name, name)
+            self.preset.setItemData(
+                self.preset.count() - 1, PRESETS[name].description, Qt.ItemDataRole.ToolTipRole
+            )
+        self.preset.addItem("Local folder…", LOCAL_FOLDER)
+        self.mode = QComboBox()
+        self.mode.addItem("Scribble", "scribble")
+        self.mode.addItem("Scribble + colour", "colour")
+        self.mode.setToolTip("Scribble: lines only. Scribble + colour: your colours show through.")
+        grid.addWidget(QLabel("Model"), 1, 0)
+        grid.addWidget(self.preset, 1, 1)
+        grid.addWidget(QLabel("Mode"), 1, 2)
+        grid.addWidget(self.mode, 1, 3)
+
+        self.control_scale, control_label = self._slider(0, 200, "Sketch adherence")
+        self.control_scale.setToolTip("How closely the picture follows your lines (0 to 2)")
+        self.strength, strength_label = self._slider(1, 100, "Strength")
+        self.strength.setToolTip("Colour mode: how much the picture may depart from your colours")
+        grid.addWidget(QLabel("Sketch adherence"), 2, 0)
+        grid.addWidget(self.control_scale, 2, 1)
+        grid.addWidget(control_label, 2, 2)
+        grid.addWidget(QLabel("Strength"), 3, 0)
+        grid.addWidget(self.strength, 3, 1)
+        grid.addWidget(strength_label, 3, 2)
+
+        seed_row = QHBoxLayout()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, SEED_MAX)
+        self.dice = QToolButton()
+        self.dice.setIcon(icon("dice"))
+        self.dice.setToolTip("New random seed")
+        self.seed_lock = QToolButton()
+        self.seed_lock.setIcon(icon("lock"))
+        self.seed_lock.setToolTip("Lock the seed (restoring a filmstrip frame keeps it)")
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.dice)
+        seed_row.addWidget(self.seed_lock)
+        grid.addWidget(QLabel("Seed"), 2, 3)
+        grid.addLayout(seed_row, 2, 4, 1, 2)
+
+        self.live = QPushButton("Live")
+        self.live.setIcon(icon("live"))
+        self.live.setToolTip("Repaint as you draw")
+        self.generate = QPushButton("Generate")
+        self.generate.setToolTip("Render the current sketch once")
+        self.export = QPushButton("Export")
+        self.export.setIcon(icon("export"))
+        self.export.setToolTip("Save the picture as PNG at full quality (Ctrl+S)")
+        buttons = QHBoxLayout()
+        for button in (self.live, self.generate, self.export):
+            buttons.addWidget(button)
+        grid.addLayout(buttons, 3, 3, 1, 3)
+        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(4, 1)
+
+        self._bind()
+
+    def _slider(self, low: int, high: int, name: str) -> tuple[QSlider, QLabel]:
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(low, high)
+        slider.setAccessibleName(name)
+        label = QLabel()
+        label.setMinimumWidth(36)
+        slider.valueChanged.connect(lambda v: label.setText(f"{v / 100:.2f}"))
+        return slider, label
+
+    def _bind(self) -> None:
+        state = self.state
+        bind_text(self.prompt, state, "prompt")
+        bind_combo(self.mode, state, "mode")
+        bind_slider(self.control_scale, state, "control_scale")
+        bind_slider(self.strength, state, "strength")
+        bind_spin(self.seed, state, "seed")
+        bind_checked(self.seed_lock, state, "seed_locked")
+        bind_checked(self.live, state, "live")
+        self._show_preset(state.preset)
+        self.preset.activated.connect(self._on_preset_activated)
+        state.preset_changed.connect(self._show_preset)
+        self.dice.clicked.connect(lambda: setattr(state, "seed", random.randint(0, SEED_MAX)))
+        self.generate.clicked.connect(self.generate_clicked)
+        self.export.clicked.connect(self.export_clicked)
+        for signal in (state.mode_changed, state.seed_locked_changed, state.live_changed):
+            signal.connect(self._update_enabled)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        self.strength.setEnabled(self.state.mode == "colour")
+        self.seed.setEnabled(not self.state.seed_locked)
+        self.dice.setEnabled(not self.state.seed_locked)
+        self.generate.setEnabled(not self.state.live)
+
+    def _show_preset(self, preset: str) -> None:
+        index = self.preset.findData(preset)
+        if index < 0:  # a hub id or a folder: list it above "Local folder…"
+            self.preset.insertItem(self.preset.count() - 1, preset, preset)
+            index = self.preset.findData(preset)
+        self.preset.setCurrentIndex(index)
+
+    def _on_preset_activated(self, index: int) -> None:
+        value = self.preset.itemData(index)
+        if value == LOCAL_FOLDER:
+            folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
+            if not folder:
+                self._show_preset(self.state.preset)
+                return
+            value = folder
+        self.state.preset = value
+        self._show_preset(value)

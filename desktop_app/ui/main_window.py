@@ -1,0 +1,338 @@
+"""The Live Canvas main window: canvas and picture side by side, controls, filmstrip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QBoxLayout, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QColorDialog,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QSpinBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.app.controller import Controller
+from desktop_app.app.imaging import load_image_file
+from desktop_app.app.settings import write_settings
+from desktop_app.engine.types import EngineInfo, FrameResult
+from desktop_app.ui.banner import Banner
+from desktop_app.ui.canvas import SketchCanvas
+from desktop_app.ui.controls import ControlPanel
+from desktop_app.ui.filmstrip import Filmstrip
+from desktop_app.ui.image_view import ImageView
+from desktop_app.ui.theme import icon
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        controller: Controller,
+        prefs: dict[str, Any],
+        quit_after_first_frame: bool = False,
+        qsettings: QSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.qsettings = qsettings
+        self.controller = controller
+        self.state = controller.state
+        self.prefs = dict(prefs)
+        self.quit_after_first_frame = quit_after_first_frame
+        self.exit_code = 0
+        self.worker_stopped = True
+        self.setWindowTitle("Live Canvas")
+        self.setWindowIcon(icon("app"))
+
+        self.canvas = SketchCanvas(self.state.size)
+        self.canvas.brush_size = prefs.get("brush_size", 6)
+        self.canvas.brush_colour = QColor(prefs.get("brush_colour", "#000000"))
+        self.preview = ImageView("The picture appears here")
+        self.controls = ControlPanel(self.state)
+        self.filmstrip = Filmstrip(controller.history)
+        self.load_banner = Banner("error")
+        self.noise_banner = Banner("warning", closable=False)
+        self.error_banner = Banner("error")
+
+        central = QWidget()
+        column = QVBoxLayout(central)
+        for banner in (self.load_banner, self.noise_banner, self.error_banner):
+            column.addWidget(banner)
+        self.images = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.images.addWidget(self.canvas, 1)
+        self.images.addWidget(self.preview, 1)
+        column.addLayout(self.images, 1)
+        column.addWidget(self.filmstrip)
+        column.addWidget(self.controls)
+        self.setCentralWidget(central)
+
+        self._build_actions()
+        self._build_status_bar()
+        self._connect()
+        self.set_layout(prefs.get("layout", "side"))
+        controller.sketch_source = self.canvas.to_numpy
+        controller.export_dir = prefs.get("export_dir") or None
+        controller.save_sketch_with_export = bool(prefs.get("save_sketch", False))
+        geometry = prefs.get("geometry")
+        if geometry is None or geometry.isEmpty() or not self.restoreGeometry(geometry):
+            self.resize(1180, 860)
+
+    # --- actions and shortcuts --------------------------------------------------------------
+    def _action(
+        self, text: str, slot, shortcut=None, icon_name: str | None = None, checkable: bool = False
+    ) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setToolTip(f"{text} ({QKeySequence(shortcut).toString()})")
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        canvas, stack = self.canvas, self.canvas.undo_stack
+        self.brush_action = self._action(
+            "Brush", lambda: self.set_tool("brush"), "B", "brush", checkable=True
+        )
+        self.eraser_action = self._action(
+            "Eraser", lambda: self.set_tool("eraser"), "E", "eraser", checkable=True
+        )
+        self.brush_action.setChecked(True)
+        smaller = self._action("Smaller brush", lambda: self._resize_brush(-1), "[")
+        bigger = self._action("Bigger brush", lambda: self._resize_brush(+1), "]")
+        self.undo_action = self._action("Undo", stack.undo, QKeySequence.StandardKey.Undo, "undo")
+        self.redo_action = self._action("Redo", stack.redo, "Ctrl+Shift+Z", "redo")
+        stack.canUndoChanged.connect(self.undo_action.setEnabled)
+        stack.canRedoChanged.connect(self.redo_action.setEnabled)
+        self.undo_action.setEnabled(False)
+        self.redo_action.setEnabled(False)
+        self.clear_action = self._action("Clear", canvas.clear, Qt.Key.Key_Delete, "clear")
+        self.import_action = self._action("Import image…", self.import_image, None, "import")
+        self.lineart_action = self._action(
+            "Import photo as line art…", self.import_lineart, None, "lineart"
+        )
+        self.layout_action = self._action(
+            "Stack images", self._toggle_layout, None, "layout", checkable=True
+        )
+        self.export_action = self._action(
+            "Export", self.export, QKeySequence.StandardKey.Save, "export"
+        )
+        self.copy_action = self._action(
+            "Copy picture", self.copy_picture, QKeySequence.StandardKey.Copy
+        )
+        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.colour_action = self._action("Brush colour…", self.choose_colour, None, None)
+
+        self.size_box = QSpinBox()
+        self.size_box.setRange(1, 200)
+        self.size_box.setValue(canvas.brush_size)
+        self.size_box.setToolTip("Brush size ([ and ])")
+        self.size_box.valueChanged.connect(lambda v: setattr(canvas, "brush_size", v))
+        canvas.brush_changed.connect(lambda: self.size_box.setValue(canvas.brush_size))
+
+        tools = QToolBar("Tools")
+        tools.setObjectName("tools")
+        tools.setMovable(False)
+        for item in (
+            self.brush_action,
+            self.eraser_action,
+            self.size_box,
+            smaller,
+            bigger,
+            self.colour_action,
+            None,
+            self.undo_action,
+            self.redo_action,
+            self.clear_action,
+            None,
+            self.import_action,
+            self.lineart_action,
+            None,
+            self.layout_action,
+        ):
+            if item is None:
+                tools.addSeparator()
+            elif isinstance(item, QAction):
+                tools.addAction(item)
+            else:
+                tools.addWidget(item)
+        self.addToolBar(tools)
+        self._update_colour_icon()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.device_label = QLabel("device: –")
+        self.model_label = QLabel("model: loading")
+        self.latency_label = QLabel("– ms")
+        self.fps_label = QLabel("– fps")
+        for label in (self.device_label, self.model_label, self.latency_label, self.fps_label):
+            bar.addPermanentWidget(label)
+
+    def _connect(self) -> None:
+        c, canvas = self.controller, self.canvas
+        canvas.content_changed.connect(c.sketch_changed)
+        canvas.image_dropped.connect(self.import_image)
+        c.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        c.engine_loaded.connect(self._on_engine_loaded)
+        c.engine_failed.connect(self._on_engine_failed)
+        c.result_shown.connect(self._on_result)
+        c.render_failed.connect(self._on_render_failed)
+        c.stats_changed.connect(self._on_stats)
+        c.export_finished.connect(lambda p: self.statusBar().showMessage(f"Exported {p}", 10000))
+        c.export_failed.connect(self.show_error)
+        c.lineart_ready.connect(lambda lines: canvas.paste_array(lines, "Import line art"))
+        c.lineart_failed.connect(self.show_error)
+        self.controls.generate_clicked.connect(c.generate)
+        self.controls.export_clicked.connect(self.export)
+        self.filmstrip.view_requested.connect(self._view_entry)
+        self.filmstrip.restore_requested.connect(c.restore_entry)
+        self.filmstrip.export_requested.connect(self._export_entry)
+
+    # --- slots -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin loading the model (the window is already usable as a sketch tool)."""
+        self.controller.load_model()
+
+    def set_tool(self, tool: str) -> None:
+        self.canvas.tool = tool
+        self.brush_action.setChecked(tool == "brush")
+        self.eraser_action.setChecked(tool == "eraser")
+
+    def _resize_brush(self, direction: int) -> None:
+        size = self.canvas.brush_size
+        step = max(1, round(size * 0.2))
+        self.canvas.brush_size = size + direction * step
+
+    def choose_colour(self) -> None:
+        colour = QColorDialog.getColor(self.canvas.brush_colour, self, "Brush colour")
+        if colour.isValid():
+            self.canvas.brush_colour = colour
+            self.set_tool("brush")
+            self._update_colour_icon()
+
+    def _update_colour_icon(self) -> None:
+        self.colour_action.setToolTip(f"Brush colour ({self.canvas.brush_colour.name()})")
+
+    def set_layout(self, layout: str) -> None:
+        stacked = layout == "stacked"
+        self.images.setDirection(
+            QBoxLayout.Direction.TopToBottom if stacked else QBoxLayout.Direction.LeftToRight
+        )
+        self.layout_action.setChecked(stacked)
+        self.prefs["layout"] = "stacked" if stacked else "side"
+
+    def _toggle_layout(self) -> None:
+        self.set_layout("side" if self.prefs.get("layout") == "stacked" else "stacked")
+
+    def _on_engine_loaded(self, info: EngineInfo) -> None:
+        self.load_banner.hide()
+        self.device_label.setText(f"device: {info.device}")
+        self.model_label.setText(f"model: {info.model}")
+        self.model_label.setToolTip(info.describe())
+        if info.is_noise:
+            self.noise_banner.show_message(
+                f"{info.model} has random weights: the picture is noise, not your prompt. "
+                "Choose sdxl-turbo or sd-turbo for real pictures."
+            )
+        else:
+            self.noise_banner.hide()
+
+    def _on_engine_failed(self, message: str) -> None:
+        self.model_label.setText("model: none")
+        self.device_label.setText("device: –")
+        self.noise_banner.hide()
+        action = (
+            None if self.state.preset == "tiny" else (lambda: setattr(self.state, "preset", "tiny"))
+        )
+        self.load_banner.show_message(
+            f"The model did not load: {message}. You can keep sketching.",
+            "Use the tiny test model" if action else None,
+            action,
+        )
+        if self.quit_after_first_frame:
+            self.exit_code = 1
+            QTimer.singleShot(0, self.close)
+
+    def _on_result(self, result: FrameResult) -> None:
+        self.preview.set_array(result.image)
+        self.error_banner.hide()
+        if self.quit_after_first_frame:
+            QTimer.singleShot(0, self.close)
+
+    def _on_render_failed(self, message: str) -> None:
+        self.show_error(f"The picture could not be rendered: {message}")
+
+    def _on_stats(self, latency_ms: float, fps: float) -> None:
+        self.latency_label.setText(f"{latency_ms:.0f} ms")
+        self.fps_label.setText(f"{fps:.1f} fps" if fps else "– fps")
+
+    def show_error(self, message: str) -> None:
+        self.error_banner.show_message(message)
+        self.statusBar().showMessage(message, 10000)
+
+    def export(self) -> None:
+        self.controller.export()
+
+    def _export_entry(self, entry_id: int) -> None:
+        entry = self.controller.history.find(entry_id)
+        if entry is not None:
+            self.controller.export(entry.result)
+
+    def _view_entry(self, entry_id: int) -> None:
+        entry = self.controller.history.find(entry_id)
+        if entry is not None:
+            self.controller.show_result(entry.result)
+
+    def copy_picture(self) -> None:
+        if not self.preview.image().isNull():
+            QApplication.clipboard().setImage(self.preview.image())
+            self.statusBar().showMessage("Picture copied", 3000)
+
+    def import_image(self, path: str | None = None) -> None:
+        """Put an image file on the canvas as the background (undoable)."""
+        path = path or QFileDialog.getOpenFileName(self, "Import image", "", IMAGE_FILTER)[0]
+        if not path:
+            return
+        array = load_image_file(path)
+        if array is None:
+            self.show_error(f"Cannot read {path} as an image.")
+            return
+        self.canvas.paste_array(array)
+
+    def import_lineart(self, path: str | None = None) -> None:
+        """Convert a photo to line art in the worker, then put it on the canvas."""
+        path = path or QFileDialog.getOpenFileName(self, "Photo to line art", "", IMAGE_FILTER)[0]
+        if not path:
+            return
+        array = load_image_file(path)
+        if array is None:
+            self.show_error(f"Cannot read {path} as an image.")
+            return
+        self.statusBar().showMessage("Converting the photo to line art…", 5000)
+        self.controller.import_lineart(array)
+
+    # --- closing ---------------------------------------------------------------------------
+    def current_prefs(self) -> dict[str, Any]:
+        prefs = dict(self.prefs)
+        prefs.update(self.state.snapshot())
+        prefs.pop("prompt", None)
+        prefs["brush_size"] = self.canvas.brush_size
+        prefs["brush_colour"] = self.canvas.brush_colour.name()
+        prefs["geometry"] = self.saveGeometry()
+        return prefs
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.worker_stopped = self.controller.shutdown(2000)
+        if self.qsettings is not None:
+            write_settings(self.current_prefs(), self.qsettings)
+        event.accept()

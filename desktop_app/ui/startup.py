@@ -1,0 +1,50 @@
+"""Putting the window together: preferences, state, worker, controller, autosave restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+from desktop_app.app.controller import Controller
+from desktop_app.app.settings import app_data_dir, read_settings
+from desktop_app.app.state import LiveState
+from desktop_app.app.worker import Loader, RenderWorker
+from desktop_app.ui.main_window import MainWindow
+
+
+def create_window(
+    *,
+    model: str | None = None,
+    device: str | None = None,
+    loader: Loader | None = None,
+    qsettings: QSettings | None = None,
+    data_dir: Path | None = None,
+    quit_after_first_frame: bool = False,
+    restore: bool = True,
+) -> MainWindow:
+    """Build the main window; call ``window.show()`` then ``window.start()`` to load the model.
+
+    ``loader`` replaces ``load_engine`` (tests pass a fake); ``qsettings`` and ``data_dir``
+    redirect the preferences and the autosave.
+    """
+    qsettings = qsettings if qsettings is not None else QSettings()
+    prefs = read_settings(qsettings)
+    state = LiveState()
+    state.apply({key: prefs[key] for key in LiveState.FIELDS if key in prefs})
+    if model:
+        state.preset = model
+    worker = RenderWorker(loader)
+    controller = Controller(
+        state,
+        worker,
+        data_dir=data_dir if data_dir is not None else app_data_dir(),
+        device=device,
+    )
+    sketch = controller.restore_session() if restore else None
+    window = MainWindow(controller, prefs, quit_after_first_frame, qsettings)
+    worker.setParent(window)
+    controller.setParent(window)
+    if sketch is not None:
+        window.canvas.load_array(sketch)
+    return window
