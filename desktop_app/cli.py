@@ -27,7 +27,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop_app.commands import gui, render
+    from desktop_app.commands import gui, models, render
 
     parser = OneLineParser(
         prog="live-canvas",
@@ -39,13 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         title="commands", metavar="COMMAND", parser_class=OneLineParser
     )
-    for command in (render,):
+    for command in (render, models):
         command.add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed as one line
+        return int(exit_.code or 0)
     try:
         return int(args.handler(args) or 0)
     except LiveCanvasError as err:

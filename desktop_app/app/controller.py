@@ -205,6 +205,8 @@ class Controller(QObject):
             self.history.add(self.current)
 
     def _on_failed(self, request_id: int, message: str) -> None:
+        if self.load_error is not None:
+            return  # the load failure is already on screen; it explains this one
         if request_id >= self._shown_id:
             self.render_failed.emit(message)
 
@@ -249,7 +251,7 @@ class Controller(QObject):
             path = files.export_path(directory, result.params.seed)
             engine_api.save_png(path, image, result.params)
             if sketch is not None:
-                files.write_atomic(files.sketch_path(path), files.png_bytes(sketch))
+                files.save_image(files.sketch_path(path), sketch)
             return str(path)
 
         job_id = self.worker.submit_job(job)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from desktop_app.engine.errors import OutputError
+from desktop_app.engine.metadata import save_png, write_atomically
 
 
 def export_path(directory: Path, seed: int, now: datetime | None = None) -> Path:
@@ -44,31 +42,14 @@ def ensure_dir(directory: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file in the same folder, then ``os.replace`` it into place."""
+    """Write ``data`` beside ``path`` and rename it into place (creating the folder)."""
     ensure_dir(path.parent)
-    tmp_name = None
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except OSError as err:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
+    write_atomically(path, lambda handle: handle.write(data))
 
 
-def png_bytes(image: np.ndarray) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+def save_image(path: Path, image: np.ndarray) -> None:
+    ensure_dir(path.parent)
+    save_png(path, image)
 
 
 def read_png(path: Path) -> np.ndarray | None:
@@ -97,7 +78,7 @@ class Autosave:
 
     def save(self, sketch: np.ndarray | None, session: dict[str, Any]) -> None:
         if sketch is not None:
-            write_atomic(self.sketch_file, png_bytes(sketch))
+            save_image(self.sketch_file, sketch)
         write_atomic(self.session_file, json.dumps(session, indent=1).encode())
 
     def load(self) -> tuple[np.ndarray | None, dict[str, Any]]:

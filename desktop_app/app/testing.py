@@ -36,7 +36,7 @@ class FakeEngine:
             is_noise=is_noise,
         )
 
-    def render(self, request: RenderRequest) -> FrameResult:
+    def render(self, request: RenderRequest, should_cancel: Any = None) -> FrameResult:
         self.started.set()
         start = time.perf_counter()
         if self.delay_s:

@@ -127,6 +127,9 @@ class RenderWorker(QThread):
             elif pending is not None:
                 self._render(*pending)
 
+    def _is_aborting(self) -> bool:
+        return self._abort
+
     def _progress(self, message: str) -> None:
         if self._abort:
             raise _Aborted
@@ -156,7 +159,7 @@ class RenderWorker(QThread):
             self.failed.emit(request.request_id, self._load_error)
             return
         try:
-            result = self._engine.render(request)
+            result = self._engine.render(request, should_cancel=self._is_aborting)
         except Exception as err:  # noqa: BLE001 - reported; the worker keeps serving
             self._last = None
             if not self._abort:

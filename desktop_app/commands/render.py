@@ -23,9 +23,11 @@ def _size(text: str) -> int:
 
 def _strength(text: str) -> float:
     try:
-        return check_strength(float(text))
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"strength must be a number, got {text!r}") from None
+    try:
+        return check_strength(value)
     except InvalidRequestError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

@@ -138,29 +138,34 @@ def _sdxl_added_dim(time_dim: int, pooled_dim: int) -> int:
     return 6 * time_dim + pooled_dim  # six size/crop ids, each embedded, plus the pooled text
 
 
-def build_tiny(dtype: torch.dtype = torch.float32) -> ModelParts:
-    """An SDXL-shaped model small enough to build and run a 512 frame in well under a second."""
+def build_tiny(dtype: torch.dtype = torch.float32, family: str = "sdxl") -> ModelParts:
+    """A model of the SDXL (or SD 2.x) shape small enough to build, and to render a 512
+    frame, in well under a second."""
+    sdxl = family == "sdxl"
+    text_dim = 32
     arch = dict(
         block_out_channels=(32, 64),
         layers_per_block=1,
         attention_head_dim=(2, 4),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
         transformer_layers_per_block=(1, 1),
-        cross_attention_dim=64,
+        cross_attention_dim=text_dim * (2 if sdxl else 1),
         norm_num_groups=8,
-        projection_class_embeddings_input_dim=_sdxl_added_dim(8, 32),
     )
-    tokenizer = tiny_tokenizer()
+    if sdxl:
+        arch.update(
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=_sdxl_added_dim(8, text_dim),
+        )
     clip = dict(
-        hidden_size=32,
+        hidden_size=text_dim,
         intermediate_size=37,
         num_attention_heads=4,
         num_hidden_layers=2,
         hidden_act="gelu",
-        projection_dim=32,
+        projection_dim=text_dim,
     )
     unet = _build(
         lambda: UNet2DConditionModel(
@@ -174,14 +179,14 @@ def build_tiny(dtype: torch.dtype = torch.float32) -> ModelParts:
         dtype,
         2,
     )
-    small_blocks = dict(
-        block_out_channels=(8, 8, 16, 16), norm_num_groups=4, layers_per_block=1, latent_channels=4
-    )
     vae = _build(
         lambda: AutoencoderKL(
             down_block_types=["DownEncoderBlock2D"] * 4,
             up_block_types=["UpDecoderBlock2D"] * 4,
-            **small_blocks,
+            block_out_channels=(8, 8, 16, 16),
+            norm_num_groups=4,
+            layers_per_block=1,
+            latent_channels=4,
         ),
         dtype,
         3,
@@ -196,15 +201,20 @@ def build_tiny(dtype: torch.dtype = torch.float32) -> ModelParts:
         dtype,
         4,
     )
-    te1 = _build(lambda: CLIPTextModel(_clip_config(clip, len(tokenizer))), dtype, 5)
-    te2 = _build(lambda: CLIPTextModelWithProjection(_clip_config(clip, len(tokenizer))), dtype, 6)
+    tokenizers = (tiny_tokenizer(), tiny_tokenizer()) if sdxl else (tiny_tokenizer(),)
+    vocab = len(tokenizers[0])
+    encoders = [_build(lambda: CLIPTextModel(_clip_config(clip, vocab)), dtype, 5)]
+    if sdxl:
+        encoders.append(
+            _build(lambda: CLIPTextModelWithProjection(_clip_config(clip, vocab)), dtype, 6)
+        )
     return ModelParts(
-        name="tiny",
-        family="sdxl",
+        name="tiny" if sdxl else f"tiny:{family}",
+        family=family,
         unet=unet,
         controlnet=controlnet,
-        text_encoders=(te1, te2),
-        tokenizers=(tokenizer, tiny_tokenizer()),
+        text_encoders=tuple(encoders),
+        tokenizers=tokenizers,
         vae=vae,
         tae=tae,
         scheduler_config=dict(TURBO_SCHEDULER),

@@ -28,3 +28,7 @@ class DeviceOutOfMemoryError(LiveCanvasError):
 
 class OutputError(LiveCanvasError):
     """A result could not be written."""
+
+
+class RenderCancelled(LiveCanvasError):
+    """The caller asked the frame to stop (the window is closing)."""

@@ -127,18 +127,25 @@ def family_of_unet(config: dict) -> str:
     return "sdxl" if config.get("addition_embed_type") == "text_time" else "sd21"
 
 
+def describe_architecture(config: dict) -> str:
+    if family_of_unet(config) == "sdxl":
+        return "SDXL"
+    dim = config.get("cross_attention_dim")
+    return {1024: "SD 2.x", 768: "SD 1.x"}.get(dim, f"SD-style (text width {dim})")
+
+
 def check_pairing(base: str, unet_config: dict, controlnet: str, control_config: dict) -> None:
     """Refuse a ControlNet made for another base before loading gigabytes of weights."""
-    base_dim, control_dim = (
-        unet_config.get("cross_attention_dim"),
-        control_config.get("cross_attention_dim"),
+    base_arch, control_arch = describe_architecture(unet_config), describe_architecture(
+        control_config
     )
-    if base_dim != control_dim or family_of_unet(unet_config) != family_of_unet(control_config):
-        kinds = {2048: "SDXL", 1024: "SD 2.x", 768: "SD 1.x"}
+    same_width = unet_config.get("cross_attention_dim") == control_config.get(
+        "cross_attention_dim"
+    )
+    if base_arch != control_arch or not same_width:
         raise ModelLoadError(
-            f"the ControlNet {controlnet} is for {kinds.get(control_dim, control_dim)} models but "
-            f"the base {base} is {kinds.get(base_dim, base_dim)}: choose a matching ControlNet "
-            "(--controlnet)"
+            f"the ControlNet {controlnet} is for {control_arch} models but the base {base} is "
+            f"{base_arch}: choose a matching ControlNet (--controlnet)"
         )
 
 

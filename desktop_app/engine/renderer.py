@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ import torch
 from diffusers import EulerDiscreteScheduler
 
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
-from desktop_app.engine.errors import DeviceOutOfMemoryError
+from desktop_app.engine.errors import DeviceOutOfMemoryError, RenderCancelled
 from desktop_app.engine.parts import ModelParts
 from desktop_app.engine.sketch import control_from_canvas, resize_on_device, to_device_image
 from desktop_app.engine.text import PromptEncoder
@@ -123,9 +124,13 @@ class Engine:
     # -- the frame -----------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def render(self, request: RenderRequest) -> FrameResult:
+    def render(
+        self, request: RenderRequest, should_cancel: Callable[[], bool] | None = None
+    ) -> FrameResult:
+        """``should_cancel`` is polled between model forwards, so a closing window need not
+        wait for a whole frame on a slow device."""
         try:
-            return self._render(request)
+            return self._render(request, should_cancel or _never)
         except torch.OutOfMemoryError:
             raise DeviceOutOfMemoryError(self._oom_message(request.size)) from None
         except RuntimeError as err:
@@ -142,7 +147,7 @@ class Engine:
             f"(--size {smaller}) or the fast preset (--model sd-turbo)"
         )
 
-    def _render(self, req: RenderRequest) -> FrameResult:
+    def _render(self, req: RenderRequest, should_cancel: Callable[[], bool]) -> FrameResult:
         clock = StageClock(self.device)
         colour = req.mode == "colour"
 
@@ -161,6 +166,7 @@ class Engine:
 
         added = self._added_cond(text.pooled, req.size)
         for i, t in enumerate(sched.timesteps):
+            _check(should_cancel)
             sigma, sigma_next = sched.sigmas[i], sched.sigmas[i + 1]
             model_in = latents / math.sqrt(sigma * sigma + 1.0)
             residuals = {}
@@ -194,6 +200,7 @@ class Engine:
             latents = denoised + (latents - denoised) * (sigma_next / sigma)
         denoise_ms = clock.lap()
 
+        _check(should_cancel)
         decoded = self._decode_preview(latents)
         decode_ms = clock.lap()
         image = to_uint8(decoded)
@@ -253,6 +260,15 @@ class Engine:
             return to_uint8(self._decode_full(result.latents.to(self.device)))
         except torch.OutOfMemoryError:
             raise DeviceOutOfMemoryError(self._oom_message(result.params.size)) from None
+
+
+def _never() -> bool:
+    return False
+
+
+def _check(should_cancel: Callable[[], bool]) -> None:
+    if should_cancel():
+        raise RenderCancelled("the frame was cancelled")
 
 
 def to_uint8(decoded: torch.Tensor) -> np.ndarray:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QBoxLayout, QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QBoxLayout,
     QColorDialog,
     QFileDialog,
     QLabel,
@@ -110,7 +111,7 @@ class MainWindow(QMainWindow):
         self.brush_action.setChecked(True)
         smaller = self._action("Smaller brush", lambda: self._resize_brush(-1), "[")
         bigger = self._action("Bigger brush", lambda: self._resize_brush(+1), "]")
-        self.undo_action = self._action("Undo", stack.undo, QKeySequence.StandardKey.Undo, "undo")
+        self.undo_action = self._action("Undo", stack.undo, "Ctrl+Z", "undo")
         self.redo_action = self._action("Redo", stack.redo, "Ctrl+Shift+Z", "redo")
         stack.canUndoChanged.connect(self.undo_action.setEnabled)
         stack.canRedoChanged.connect(self.redo_action.setEnabled)
@@ -125,12 +126,12 @@ class MainWindow(QMainWindow):
             "Stack images", self._toggle_layout, None, "layout", checkable=True
         )
         self.export_action = self._action(
-            "Export", self.export, QKeySequence.StandardKey.Save, "export"
+            "Export", self.export, "Ctrl+S", "export"
         )
         self.copy_action = self._action(
-            "Copy picture", self.copy_picture, QKeySequence.StandardKey.Copy
+            "Copy picture", self.copy_picture, "Ctrl+C"
         )
-        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = self._action("Quit", self.close, "Ctrl+Q")
         self.colour_action = self._action("Brush colour…", self.choose_colour, None, None)
 
         self.size_box = QSpinBox()

@@ -1,0 +1,130 @@
+"""UI-thread stalls while the worker renders continuously and strokes are replayed.
+
+A 1 ms QTimer runs on the UI thread; every gap between its ticks beyond 1 ms is time the event
+loop could not run (painting, input). Meanwhile a stroke is replayed on the canvas through real
+mouse events (about 120 events per second, as a quick hand would give), which keeps the worker
+busy with frames for the whole run. Prints p50/p99/max of the gaps and the frames rendered.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/ui_stalls.py --model tiny --seconds 20
+    .venv/bin/python benchmarks/ui_stalls.py --fake 0.2   # a fake engine taking 0.2 s a frame
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--fake", type=float, default=None, metavar="SECONDS",
+                        help="use a fake engine taking this long per frame instead of --model")
+    args = parser.parse_args(argv)
+
+    from PySide6.QtCore import QElapsedTimer, QPoint, QSettings, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    import desktop_app.app  # noqa: F401 - the PySide6 refcount guard
+    from desktop_app.app.settings import set_application_names
+    from desktop_app.app.testing import FakeEngine, fake_loader
+    from desktop_app.ui.startup import create_window
+
+    set_application_names()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    tmp = Path(tempfile.mkdtemp(prefix="live-canvas-bench-"))
+    loader = fake_loader(FakeEngine(delay_s=args.fake)) if args.fake is not None else None
+    window = create_window(
+        model="fake" if args.fake is not None else args.model, device=args.device, loader=loader,
+        qsettings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat),
+        data_dir=tmp / "data", restore=False,
+    )
+    window.resize(1100, 800)
+    window.show()
+    window.start()
+    print(f"loading {args.model if args.fake is None else 'fake'}…", flush=True)
+    loaded = {"ok": None}
+    window.controller.engine_loaded.connect(lambda info: loaded.update(ok=info))
+    window.controller.engine_failed.connect(lambda msg: loaded.update(ok=msg))
+    while loaded["ok"] is None:
+        app.processEvents()
+        time.sleep(0.01)
+    if isinstance(loaded["ok"], str):
+        print(f"model did not load: {loaded['ok']}", file=sys.stderr)
+        return 1
+    print(f"loaded: {loaded['ok'].describe()}", flush=True)
+    worker = window.controller.worker
+    start_count = len(worker.rendered_ids)
+
+    canvas = window.canvas
+    rect = canvas.image_rect()
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    ticker = QTimer()
+    ticker.setTimerType(Qt.TimerType.PreciseTimer)
+    ticker.setInterval(1)
+    ticker.timeout.connect(tick)
+
+    state = {"n": 0, "down": False}
+
+    def point(n: int) -> QPoint:
+        t = n / 120.0
+        x = 0.5 + 0.35 * math.sin(2.1 * t) * math.cos(0.7 * t)
+        y = 0.5 + 0.35 * math.sin(1.3 * t + 0.5)
+        return QPoint(int(rect.x() + rect.width() * x), int(rect.y() + rect.height() * y))
+
+    def replay() -> None:  # 1.5 s strokes with 0.2 s pauses, ~120 pointer events a second
+        n = state["n"]
+        phase = n % 204
+        if phase == 0:
+            QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                             point(n))
+        elif phase < 180:
+            QTest.mouseMove(canvas, point(n))
+        elif phase == 180:
+            QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton,
+                               Qt.KeyboardModifier.NoModifier, point(n))
+            if canvas.undo_stack.count() > 20:
+                canvas.clear()
+        state["n"] = n + 1
+
+    stroker = QTimer()
+    stroker.setInterval(8)
+    stroker.timeout.connect(replay)
+
+    ticker.start()
+    stroker.start()
+    QTimer.singleShot(int(args.seconds * 1000), app.quit)
+    app.exec()
+    ticker.stop()
+    stroker.stop()
+    frames = len(worker.rendered_ids) - start_count
+    window.close()
+
+    stalls = np.maximum(np.array(gaps[1:]) - 1.0, 0.0)
+    print(f"{args.seconds:.0f} s, {len(gaps)} ticks, {state['n']} pointer events, "
+          f"{frames} frames rendered ({frames / args.seconds:.2f} fps)")
+    print(f"UI-thread stall beyond the 1 ms tick: p50 {np.percentile(stalls, 50):.2f} ms, "
+          f"p99 {np.percentile(stalls, 99):.2f} ms, max {stalls.max():.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Export (full-quality PNG with a parameters chunk) and the autosave round trip."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from PIL import Image
+
+from desktop_app.app import files
+from desktop_app.app.state import LiveState
+from desktop_app.app.testing import FakeEngine
+
+
+def parameters_of(path) -> str:
+    with Image.open(path) as image:
+        return image.info.get("parameters") or image.text.get("parameters")
+
+
+def shown(qtbot, controller):
+    with qtbot.waitSignal(controller.engine_loaded, timeout=5000):
+        controller.load_model()
+    qtbot.waitUntil(lambda: controller.current is not None, timeout=5000)
+
+
+def test_export_writes_a_png_with_prompt_and_seed(qtbot, rig, tmp_path):
+    engine = FakeEngine()
+    controller = rig(engine)
+    controller.state.prompt = "a lighthouse in a storm"
+    controller.state.seed = 4242
+    shown(qtbot, controller)
+    qtbot.waitUntil(lambda: controller.current.params.seed == 4242, timeout=5000)
+    controller.save_sketch_with_export = True
+    with qtbot.waitSignal(controller.export_finished, timeout=5000) as done:
+        controller.export()
+    path = done.args[0]
+    assert path.endswith("-4242.png") and "live-canvas-" in path
+    text = parameters_of(path)
+    assert "a lighthouse in a storm" in text and "Seed: 4242" in text
+    assert engine.exported == [controller.current.request_id]  # the full-quality decode ran
+    assert files.sketch_path(files.Path(path)).exists()
+    with qtbot.waitSignal(controller.export_finished, timeout=5000) as again:
+        controller.export()
+    assert again.args[0] != path  # never overwrites
+
+
+def test_export_to_an_impossible_folder_fails_cleanly(qtbot, rig, tmp_path):
+    controller = rig()
+    shown(qtbot, controller)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    controller.export_dir = blocker / "out"
+    with qtbot.waitSignal(controller.export_failed, timeout=5000) as failed:
+        controller.export()
+    assert failed.args[0].startswith("Export failed:")
+    assert "\n" not in failed.args[0]
+    assert sorted(p.name for p in tmp_path.rglob("*.png")) == []
+
+
+def test_export_without_a_picture_says_so(qtbot, rig):
+    controller = rig()
+    with qtbot.waitSignal(controller.export_failed, timeout=1000) as failed:
+        controller.export()
+    assert "no generated image" in failed.args[0]
+
+
+def test_export_names_count_up_instead_of_overwriting(tmp_path):
+    now = datetime(2025, 1, 2, 3, 4, 5)
+    first = files.export_path(tmp_path, 7, now)
+    assert first.name == "live-canvas-20250102-030405-7.png"
+    first.write_bytes(b"x")
+    second = files.export_path(tmp_path, 7, now)
+    assert second.name == "live-canvas-20250102-030405-7-1.png"
+    second.write_bytes(b"x")
+    assert files.export_path(tmp_path, 7, now).name == "live-canvas-20250102-030405-7-2.png"
+
+
+def test_autosave_round_trips_sketch_and_prompt(qtbot, rig, tmp_path):
+    controller = rig()
+    controller.sketch.draw()
+    controller.sketch.array[10:20, 30:40] = (200, 30, 40)
+    controller.state.prompt = "a red square"
+    controller.state.seed = 99
+    controller.state.mode = "colour"
+    controller.autosave_now()
+    assert not list((tmp_path / "data").glob(".tmp-*"))  # atomic: no temp files left
+
+    again = rig()
+    again.state.prompt = ""
+    sketch = again.restore_session()
+    assert np.array_equal(sketch, controller.sketch.array)
+    assert again.state.prompt == "a red square"
+    assert again.state.seed == 99 and again.state.mode == "colour"
+
+
+def test_autosave_happens_a_few_seconds_after_a_change(qtbot, rig, tmp_path, monkeypatch):
+    controller = rig()
+    controller._autosave_timer.setInterval(50)
+    controller.state.prompt = "changed"
+    qtbot.waitUntil(lambda: (tmp_path / "data" / "autosave-session.json").exists(), timeout=3000)
+
+
+def test_a_corrupt_autosave_is_ignored(tmp_path):
+    store = files.Autosave(tmp_path)
+    store.session_file.write_text("{not json")
+    store.sketch_file.write_bytes(b"not a png")
+    sketch, session = store.load()
+    assert sketch is None and session == {}
+
+
+def test_state_apply_ignores_unknown_and_bad_values(qtbot):
+    state = LiveState()
+    state.apply({"seed": "12", "strength": "oops", "colour": 3, "prompt": "x"})
+    assert state.seed == 12 and state.strength == 0.6 and state.prompt == "x"

@@ -1,0 +1,180 @@
+"""The frame path, on the tiny SDXL-shaped model loaded from a save_pretrained folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from desktop_app.engine.errors import DeviceOutOfMemoryError, InvalidRequestError
+from desktop_app.engine.types import RenderRequest
+
+
+def render(engine, sketch, **kw):
+    return engine.render(RenderRequest(sketch=sketch, prompt=kw.pop("prompt", "a cat"), **kw))
+
+
+def test_result_is_an_rgb_image_of_the_requested_size(engine, sketch):
+    result = render(engine, sketch, size=256)
+    assert result.image.shape == (256, 256, 3) and result.image.dtype == np.uint8
+    assert result.latents.shape == (1, 4, 32, 32)
+    assert result.timings.total_ms >= result.timings.denoise_ms > 0
+
+
+def test_same_seed_and_inputs_give_identical_pixels(engine, sketch):
+    a = render(engine, sketch, seed=7)
+    engine.render(RenderRequest(sketch=sketch, prompt="something else", seed=3))
+    b = render(engine, sketch, seed=7)
+    np.testing.assert_array_equal(a.image, b.image)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seed": 8},
+        {"control_scale": 0.4},
+        {"prompt": "a dog"},
+    ],
+)
+def test_changing_a_setting_changes_pixels(engine, sketch, change):
+    base = render(engine, sketch, seed=7)
+    changed = render(engine, sketch, **{"seed": 7, **change})
+    assert not np.array_equal(base.image, changed.image)
+
+
+def test_strength_changes_pixels_in_colour_mode(engine, sketch):
+    sketch = sketch.copy()
+    sketch[300:400, 300:400] = (200, 40, 40)
+    low = render(engine, sketch, mode="colour", strength=0.3)
+    high = render(engine, sketch, mode="colour", strength=0.9)
+    scribble = render(engine, sketch)
+    assert not np.array_equal(low.image, high.image)
+    assert not np.array_equal(low.image, scribble.image)
+
+
+def test_the_sketch_steers_the_picture(engine, sketch):
+    blank = np.full_like(sketch, 255)
+    assert not np.array_equal(render(engine, sketch).image, render(engine, blank).image)
+
+
+def test_prompt_is_encoded_once_until_it_changes(engine, sketch):
+    render(engine, sketch, prompt="a lighthouse")
+    count = engine.prompts.encode_count
+    for seed in range(3):
+        render(engine, sketch, prompt="a lighthouse", seed=seed)
+    assert engine.prompts.encode_count == count
+    render(engine, sketch, prompt="a lighthouse at night")
+    assert engine.prompts.encode_count == count + 1
+
+
+def test_noise_is_fixed_per_seed_and_size(engine):
+    assert engine.noise(5, 512) is engine.noise(5, 512)
+    assert torch.equal(engine.noise(5, 256), engine.noise(5, 256))
+    assert not torch.equal(engine.noise(5, 512), engine.noise(6, 512))
+
+
+@pytest.mark.parametrize(
+    "steps,strength,schedule_length",
+    [(1, 0.3, 4), (1, 0.5, 2), (2, 0.5, 4), (3, 0.7, 5), (1, 1.0, 1)],
+)
+def test_img2img_schedule_matches_diffusers_meaning(engine, steps, strength, schedule_length):
+    """At least one step always runs (steps × strength ≥ 1), and the steps are the ones that
+    diffusers' img2img runs for this strength on the shortest schedule that allows it."""
+    from diffusers import EulerDiscreteScheduler
+
+    sched = engine.schedule(steps, strength)
+    assert len(sched.timesteps) == steps and sched.sigmas[-1] == 0
+    total = schedule_length
+    reference = EulerDiscreteScheduler.from_config(engine._scheduler.config)
+    reference.set_timesteps(total)
+    init_timestep = min(int(total * strength), total)
+    expected = reference.timesteps[total - init_timestep :]
+    assert [float(t) for t in sched.timesteps] == [float(t) for t in expected]
+    txt2img = engine.schedule(steps, None)
+    assert sched.sigmas[0] <= txt2img.sigmas[0]
+
+
+def test_more_steps_run_more_denoising(engine, sketch):
+    one, two = render(engine, sketch, steps=1), render(engine, sketch, steps=2)
+    assert not np.array_equal(one.image, two.image)
+
+
+def test_export_decodes_stored_latents_with_the_full_vae(engine, sketch, monkeypatch):
+    result = render(engine, sketch, seed=11)
+    unet_calls, vae_inputs = [], []
+    monkeypatch.setattr(engine.parts.unet, "forward", lambda *a, **k: unet_calls.append(1))
+    original_decode = engine.parts.vae.decode
+
+    def spy(latents, *args, **kwargs):
+        vae_inputs.append(latents.clone())
+        return original_decode(latents, *args, **kwargs)
+
+    monkeypatch.setattr(engine.parts.vae, "decode", spy)
+    full = engine.export_image(result)
+    assert full.shape == result.image.shape and full.dtype == np.uint8
+    assert unet_calls == []
+    scaling = engine.parts.vae.config.scaling_factor
+    torch.testing.assert_close(vae_inputs[0], result.latents / scaling)
+    assert not np.array_equal(full, result.image)
+
+
+def test_prompt_warnings(engine, sketch):
+    long = render(engine, sketch, prompt="a very detailed castle on a hill " * 10)
+    assert any("longer than" in w for w in long.warnings)
+    empty = render(engine, sketch, prompt="")
+    assert any("empty" in w for w in empty.warnings)
+    unicode = render(engine, sketch, prompt="薔薇の庭 — café façade ✨")
+    assert unicode.warnings == () and unicode.image.shape == (512, 512, 3)
+
+
+def test_any_sketch_size_is_fitted_to_the_generation_size(engine):
+    wide = np.full((300, 900, 3), 255, np.uint8)
+    wide[140:160] = 0
+    assert render(engine, wide, size=256).image.shape == (256, 256, 3)
+
+
+def test_out_of_memory_becomes_an_actionable_message(engine, sketch, monkeypatch):
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(engine.parts.unet, "forward", oom)
+    with pytest.raises(DeviceOutOfMemoryError, match="smaller size.*sd-turbo"):
+        render(engine, sketch, size=1024)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"size": 500}, "multiple of 64"),
+        ({"size": 4096}, "between"),
+        ({"strength": 0.0}, r"strength must be in \(0, 1\]"),
+        ({"strength": 1.5}, "strength"),
+        ({"steps": 0}, "steps"),
+        ({"control_scale": 2.5}, "control scale"),
+        ({"mode": "paint"}, "mode"),
+        ({"seed": -1}, "seed"),
+    ],
+)
+def test_bad_requests_are_refused_with_a_message(sketch, kwargs, message):
+    with pytest.raises(InvalidRequestError, match=message):
+        RenderRequest(sketch=sketch, **kwargs)
+
+
+def test_sd21_architecture_renders(tiny_sd21_folder, sketch):
+    from desktop_app.engine.loading import load_engine
+
+    sd21 = load_engine(str(tiny_sd21_folder), device="cpu")
+    assert sd21.info.family == "sd21"
+    a = sd21.render(RenderRequest(sketch=sketch, prompt="a tree", seed=1))
+    b = sd21.render(RenderRequest(sketch=sketch, prompt="a tree", seed=2))
+    assert a.image.shape == (512, 512, 3)
+    assert not np.array_equal(a.image, b.image)
+    colour = sd21.render(RenderRequest(sketch=sketch, prompt="a tree", mode="colour", seed=1))
+    assert not np.array_equal(a.image, colour.image)
+
+
+def test_builtin_tiny_preset_says_it_is_noise():
+    from desktop_app.engine.loading import load_engine
+
+    tiny = load_engine("tiny", device="cpu")
+    assert tiny.info.is_noise and "noise" in tiny.info.describe()

@@ -1,0 +1,49 @@
+"""Qt widget tests: offscreen, with preferences and app data in temp folders."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings, QStandardPaths  # noqa: E402
+
+from desktop_app.app.settings import set_application_names  # noqa: E402
+from desktop_app.app.testing import FakeEngine, fake_loader  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _qt_test_mode(qapp):
+    set_application_names()
+    QStandardPaths.setTestModeEnabled(True)
+    yield
+
+
+@pytest.fixture
+def qsettings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, qsettings):
+    """``make_window(engine=..., error=...)``: a shown window on a fake engine, model loading."""
+    from desktop_app.ui.startup import create_window
+
+    def make(engine: FakeEngine | None = None, error: Exception | None = None, start=True,
+             data_dir=None, settings=None, **kwargs):
+        window = create_window(
+            model="fake",
+            loader=fake_loader(engine, error),
+            qsettings=settings or qsettings,
+            data_dir=data_dir or tmp_path / "data",
+            **kwargs,
+        )
+        qtbot.addWidget(window)
+        window.controller.export_dir = tmp_path / "exports"
+        window.show()
+        if start:
+            window.start()
+        return window
+
+    return make

@@ -1,0 +1,221 @@
+"""The main window on a fake engine: live frames, errors, model failure, export, autosave."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+
+from desktop_app.app.testing import FakeEngine
+from desktop_app.engine.errors import ModelLoadError
+
+
+def stroke(qtbot, canvas, start=(0.2, 0.2), end=(0.7, 0.6)):
+    rect = canvas.image_rect()
+
+    def at(fx, fy):
+        return QPoint(int(rect.x() + rect.width() * fx), int(rect.y() + rect.height() * fy))
+
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at(*start))
+    for i in range(1, 6):
+        f = i / 5
+        qtbot.mouseMove(canvas, at(start[0] + (end[0] - start[0]) * f,
+                                   start[1] + (end[1] - start[1]) * f))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at(*end))
+
+
+def first_frame(qtbot, window):
+    qtbot.waitUntil(lambda: not window.preview.image().isNull(), timeout=5000)
+    return window.preview.to_numpy()
+
+
+def test_live_drawing_updates_the_picture(qtbot, make_window):
+    window = make_window(FakeEngine())
+    before = first_frame(qtbot, window)
+    stroke(qtbot, window.canvas)
+    qtbot.waitUntil(lambda: not np.array_equal(window.preview.to_numpy(), before), timeout=5000)
+    assert window.model_label.text() == "model: fake"
+    assert window.latency_label.text().endswith("ms")
+
+
+def test_generate_button_when_live_is_off(qtbot, make_window):
+    engine = FakeEngine()
+    window = make_window(engine)
+    first_frame(qtbot, window)
+    window.controls.live.click()
+    assert not window.state.live and window.controls.generate.isEnabled()
+    count = len(engine.rendered)
+    stroke(qtbot, window.canvas)
+    qtbot.wait(300)
+    assert len(engine.rendered) == count  # nothing renders by itself
+    window.controls.generate.click()
+    qtbot.waitUntil(lambda: len(engine.rendered) == count + 1, timeout=5000)
+
+
+def test_a_render_error_is_shown_and_the_next_frame_renders(qtbot, make_window):
+    engine = FakeEngine()
+    window = make_window(engine)
+    first_frame(qtbot, window)
+    engine.fail_next = 1
+    stroke(qtbot, window.canvas)
+    qtbot.waitUntil(window.error_banner.isVisible, timeout=5000)
+    assert "ran out of memory" in window.error_banner.text()
+    shown = window.controller.current
+    stroke(qtbot, window.canvas, (0.1, 0.8), (0.8, 0.9))
+    qtbot.waitUntil(lambda: window.controller.current is not shown, timeout=5000)
+    assert not window.error_banner.isVisible()
+
+
+def test_a_model_that_fails_to_load_leaves_a_sketch_tool(qtbot, make_window):
+    window = make_window(error=ModelLoadError("the folder /nope holds no model"))
+    qtbot.waitUntil(window.load_banner.isVisible, timeout=5000)
+    assert "the folder /nope holds no model" in window.load_banner.text()
+    assert window.load_banner.action_button.isVisible()  # offers the tiny preset
+    stroke(qtbot, window.canvas)
+    assert (window.canvas.to_numpy() < 128).any()
+    assert not window.error_banner.isVisible()
+
+
+def test_noise_models_say_so(qtbot, make_window):
+    window = make_window(FakeEngine(is_noise=True))
+    qtbot.waitUntil(window.noise_banner.isVisible, timeout=5000)
+    assert "noise" in window.noise_banner.text()
+
+
+def test_strength_follows_the_mode_and_seed_lock(qtbot, make_window):
+    window = make_window(FakeEngine(), start=False)
+    controls = window.controls
+    assert not controls.strength.isEnabled()
+    controls.mode.setCurrentIndex(controls.mode.findData("colour"))
+    assert window.state.mode == "colour" and controls.strength.isEnabled()
+    window.state.control_scale = 1.5
+    assert controls.control_scale.value() == 150
+    controls.seed_lock.click()
+    assert window.state.seed_locked and not controls.dice.isEnabled()
+
+
+def test_export_failure_shows_an_error_and_writes_nothing(qtbot, make_window, tmp_path):
+    window = make_window(FakeEngine())
+    first_frame(qtbot, window)
+    (tmp_path / "file.txt").write_text("x")
+    window.controller.export_dir = tmp_path / "file.txt" / "out"
+    window.export_action.trigger()
+    qtbot.waitUntil(window.error_banner.isVisible, timeout=5000)
+    assert "Export failed" in window.error_banner.text()
+    assert not list(tmp_path.rglob("*.png"))
+
+
+def test_export_from_the_window(qtbot, make_window, tmp_path):
+    window = make_window(FakeEngine())
+    first_frame(qtbot, window)
+    with qtbot.waitSignal(window.controller.export_finished, timeout=5000) as done:
+        window.export_action.trigger()
+    assert done.args[0].startswith(str(tmp_path / "exports"))
+
+
+def test_closing_during_a_render_takes_under_two_seconds(qtbot, make_window):
+    engine = FakeEngine(delay_s=0.05)
+    window = make_window(engine)
+    first_frame(qtbot, window)
+    engine.delay_s = 1.5
+    engine.started.clear()
+    window.controller.generate()
+    assert engine.started.wait(5)
+    start = time.monotonic()
+    window.close()
+    assert time.monotonic() - start < 2.0
+    assert window.worker_stopped and not window.controller.worker.isRunning()
+
+
+def test_sketch_prompt_and_settings_survive_a_restart(qtbot, make_window, qsettings):
+    window = make_window(FakeEngine())
+    stroke(qtbot, window.canvas)
+    window.controls.prompt.setPlainText("a fox in the snow")
+    window.canvas.brush_size = 17
+    window.set_layout("stacked")
+    sketch = window.canvas.to_numpy()
+    window.close()
+
+    again = make_window(FakeEngine(), start=False)
+    assert np.array_equal(again.canvas.to_numpy(), sketch)
+    assert again.controls.prompt.toPlainText() == "a fox in the snow"
+    assert again.canvas.brush_size == 17
+    assert again.layout_action.isChecked()
+
+
+def test_filmstrip_collects_settled_frames_and_restores_settings(qtbot, make_window):
+    window = make_window(FakeEngine())
+    first_frame(qtbot, window)
+    window.state.prompt = "first"
+    qtbot.waitUntil(lambda: window.filmstrip.count() >= 1
+                    and window.controller.history.entries[0].result.params.prompt == "first",
+                    timeout=5000)
+    entry = window.controller.history.entries[0]
+    window.state.prompt = "second"
+    window.state.seed = 5
+    window.filmstrip.restore_requested.emit(entry.entry_id)
+    assert window.state.prompt == "first" and window.state.seed == entry.result.params.seed
+    window.controller.history.set_pinned(entry.entry_id, True)
+    assert window.filmstrip.item(0).text().startswith("📌")
+
+
+def test_gui_command_quits_after_the_first_frame(qtbot, monkeypatch, tmp_path):
+    from desktop_app.app import engine_api
+    from desktop_app.app.testing import fake_loader
+    from desktop_app.commands import gui
+    from desktop_app.ui import startup
+
+    monkeypatch.setattr(engine_api, "load_engine", fake_loader(FakeEngine()))
+    monkeypatch.setattr(startup, "app_data_dir", lambda: tmp_path / "data")
+    parser = argparse.ArgumentParser()
+    gui.add_arguments(parser)
+    args = parser.parse_args(["--model", "fake", "--quit-after-first-frame"])
+    assert gui.run(args) == 0
+
+
+def test_import_image_and_photo_as_line_art(qtbot, make_window, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from desktop_app.app import engine_api
+
+    window = make_window(FakeEngine())
+    photo = np.zeros((60, 60, 3), np.uint8)
+    photo[:, :30] = (0, 200, 0)
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    window.import_image(str(path))
+    pixels = window.canvas.to_numpy()
+    assert tuple(pixels[256, 100]) == (0, 200, 0)
+
+    calls = []
+
+    def lineart(image):
+        calls.append(image.shape)
+        return np.full_like(image, 7)
+
+    monkeypatch.setattr(engine_api, "lineart_from_photo", lineart)
+    with qtbot.waitSignal(window.controller.lineart_ready, timeout=5000):
+        window.import_lineart(str(path))
+    assert calls == [(60, 60, 3)]
+    assert (window.canvas.to_numpy() == 7).all()
+    window.canvas.undo_stack.undo()
+    assert np.array_equal(window.canvas.to_numpy(), pixels)
+    window.import_image(str(tmp_path / "missing.png"))
+    assert "Cannot read" in window.error_banner.text()
+
+
+def test_shortcuts_are_wired(qtbot, make_window):
+    window = make_window(FakeEngine(), start=False)
+    keys = {a.text(): a.shortcut().toString() for a in window.actions()}
+    assert keys["Brush"] == "B" and keys["Eraser"] == "E"
+    assert keys["Smaller brush"] == "[" and keys["Bigger brush"] == "]"
+    assert keys["Undo"] == "Ctrl+Z" and keys["Redo"] == "Ctrl+Shift+Z"
+    assert keys["Export"] == "Ctrl+S" and keys["Copy picture"] == "Ctrl+C"
+    assert keys["Clear"] == "Del" and keys["Quit"] == "Ctrl+Q"
+    window.eraser_action.trigger()
+    assert window.canvas.tool == "eraser"
+    size = window.canvas.brush_size
+    [a for a in window.actions() if a.text() == "Bigger brush"][0].trigger()
+    assert window.canvas.brush_size > size and window.size_box.value() == window.canvas.brush_size
