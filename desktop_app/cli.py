@@ -27,7 +27,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop_app.commands import gui, models, render
+    from desktop_app.commands import bench, gui, models, render
 
     parser = OneLineParser(
         prog="live-canvas",
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         title="commands", metavar="COMMAND", parser_class=OneLineParser
     )
-    for command in (render, models):
+    for command in (render, models, bench):
         command.add_parser(subparsers)
     return parser
 

@@ -178,3 +178,24 @@ def test_builtin_tiny_preset_says_it_is_noise():
 
     tiny = load_engine("tiny", device="cpu")
     assert tiny.info.is_noise and "noise" in tiny.info.describe()
+
+
+def test_cpu_control_shortcut_matches_the_device_path(sketch):
+    from desktop_app.engine.sketch import control_from_canvas, control_from_sketch, to_device_image
+
+    sketch = sketch.copy()
+    sketch[10:60, 10:60] = (30, 90, 220)  # a coloured stroke is ink too
+    fast = control_from_sketch(sketch, torch.float32)
+    reference = control_from_canvas(to_device_image(sketch, torch.device("cpu"), torch.float32))
+    torch.testing.assert_close(fast, reference, atol=1e-5, rtol=0)
+    assert fast[0, 0, 30, 30] > 0.5 and fast[0, 0, 400, 30] == 0
+
+
+def test_uint8_conversion_rounds_like_the_device_path():
+    from desktop_app.engine.renderer import to_uint8
+
+    decoded = torch.linspace(-1.2, 1.2, 3 * 64 * 64).reshape(1, 3, 64, 64)
+    expected = ((decoded[0] + 1) * 127.5).clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
+    got = to_uint8(decoded.contiguous(memory_format=torch.channels_last))
+    assert got.shape == (64, 64, 3) and got.flags.c_contiguous
+    assert np.abs(got.astype(int) - expected).max() <= 1

@@ -13,6 +13,7 @@ from desktop_app.engine.errors import ModelLoadError, SketchError
 
 LINEART_DETECTORS = ("canny", "hed", "pidi", "lineart")
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
+_INK_FROM_BYTES = -np.array([0.299, 0.587, 0.114], np.float32) / 255.0
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -79,6 +80,15 @@ def control_from_canvas(image01: torch.Tensor) -> torch.Tensor:
     Ink is darkness (1 - luma), so a blue or red stroke is a line as much as a black one."""
     luma = torch.tensordot(_LUMA.to(image01), image01, dims=([0], [1])).unsqueeze(1)
     return (1.0 - luma).expand(-1, 3, -1, -1).contiguous()
+
+
+def control_from_sketch(sketch: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """The same as ``control_from_canvas`` for a CPU frame already at size: numpy reads the
+    bytes once, where the torch chain costs a few milliseconds more per frame."""
+    ink = sketch.astype(np.float32) @ _INK_FROM_BYTES
+    ink += 1.0
+    h, w = ink.shape
+    return torch.from_numpy(ink).to(dtype).expand(1, 3, h, w).contiguous()
 
 
 def lineart_from_photo(image: np.ndarray, detector: str = "canny") -> np.ndarray:

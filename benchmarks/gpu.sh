@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The full engine-vs-stock benchmark on one CUDA GPU: random:sdxl and random:sd21 at 512x512,
+# one JSON report per model (plus its progress log) in $OUT if set, else benchmarks/results/.
+#
+#   benchmarks/gpu.sh                 # from anywhere; runs in the repository root
+#   OUT=/tmp/out benchmarks/gpu.sh
+#
+# Environment:
+#   .venv        used if it exists; otherwise created and the project installed from local
+#                wheels only (WHEELS=dir, default /opt/wheels; no network needed).
+#   FRAMES, WARMUP   timed and warm-up frames per run (default 30 and 5).
+#   MODEL_TIMEOUT    seconds allowed per model, build included (default 210), so the whole
+#                    script stays under 8 minutes even if something hangs.
+#
+# Budget on an H100: building a random full-size SDXL on the host and moving it takes well
+# under a minute; 35 alternating frames of engine + stock pipeline take seconds. The random
+# weights give noise, but the FLOPs, memory and kernels are the real architectures'.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ ! -x .venv/bin/python ]]; then
+    python3 -m venv .venv
+    .venv/bin/pip install --no-index --find-links "${WHEELS:-/opt/wheels}" -e .
+fi
+PY=.venv/bin/python
+"$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "no CUDA GPU visible")'
+
+dest="${OUT:-benchmarks/results}"
+mkdir -p "$dest"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+status=0
+for model in random:sdxl random:sd21; do
+    name="${model#random:}_512_${stamp}"
+    echo "bench $model -> $dest/$name.json" >&2
+    if ! timeout "${MODEL_TIMEOUT:-210}" "$PY" -m desktop_app bench --model "$model" \
+        --size 512 --frames "${FRAMES:-30}" --warmup "${WARMUP:-5}" --device cuda --json \
+        >"$dest/$name.json" 2>"$dest/$name.log"; then
+        echo "bench $model failed or timed out; see $dest/$name.log" >&2
+        status=1
+    fi
+done
+exit "$status"

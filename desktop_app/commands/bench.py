@@ -1,0 +1,168 @@
+"""``live-canvas bench``: the engine against the stock diffusers pipeline on the same weights.
+
+The measuring lives in ``desktop_app.engine.benchmark``; this module parses arguments and
+prints either a human summary or one JSON object (``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+
+from desktop_app.commands.render import _ranged, _size
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="time the engine against the stock diffusers pipeline",
+        description="Time the engine's frames against the stock diffusers ControlNet pipeline "
+        "on the same weights and device, alternating frame by frame. Progress goes to stderr.",
+    )
+    p.add_argument(
+        "--model",
+        default="tiny",
+        help="preset, model folder, .safetensors, random:sdxl, random:sd21 or tiny (default tiny)",
+    )
+    p.add_argument("--size", type=_size, default=512, help="side in pixels (default 512)")
+    p.add_argument(
+        "--frames",
+        type=_ranged(int, 1, 100_000, "frames"),
+        default=10,
+        help="timed frames per run (default 10)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=_ranged(int, 0, 1000, "warmup"),
+        default=2,
+        help="untimed frames per run first, reported separately (default 2)",
+    )
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best)")
+    p.add_argument(
+        "--dtype",
+        default=None,
+        choices=("float32", "float16", "bfloat16"),
+        help="the engine's dtype (default: as the app picks); the baseline uses the device's "
+        "default (fp32 on CPU, fp16 on GPUs)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument(
+        "--no-baseline", action="store_true", help="time the engine only (no stock pipeline)"
+    )
+    p.set_defaults(handler=run)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The run as a command with every setting spelled out, so a result can be reproduced."""
+    argv = ["live-canvas", "bench", "--model", args.model, "--size", str(args.size)]
+    argv += ["--frames", str(args.frames), "--warmup", str(args.warmup)]
+    for flag, value in (("--device", args.device), ("--dtype", args.dtype)):
+        if value:
+            argv += [flag, value]
+    argv += ["--json"] if args.json else []
+    argv += ["--no-baseline"] if args.no_baseline else []
+    return shlex.join(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    from desktop_app.engine.benchmark import BenchConfig, run_benchmark
+
+    config = BenchConfig(
+        model=args.model,
+        size=args.size,
+        frames=args.frames,
+        warmup=args.warmup,
+        device=args.device,
+        dtype=args.dtype,
+        baseline=not args.no_baseline,
+    )
+    report = run_benchmark(config, progress=lambda msg: print(msg, file=sys.stderr))
+    report["machine"] = machine_info(report["device"]) | {"load_average": report["load_average"]}
+    report["date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    report["command"] = command_line(args)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(summary(report))
+    return 0
+
+
+def machine_info(device: str) -> dict:
+    import diffusers
+    import psutil
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+    }
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def summary(report: dict) -> str:
+    b, machine = report["breakdown"], report["machine"]
+    hardware = machine.get("gpu", machine["cpu"])
+    lines = [
+        f"{report['model']} at {report['size']}x{report['size']} on {report['device']} "
+        f"({hardware}), "
+        f"{report['frames']} frames after {report['warmup']} warm-up, {report['date']}",
+        f"  engine ({report['dtype']}):       median {_ms(report['engine_ms'])}",
+    ]
+    if report["baseline_ms"] is not None:
+        lines.append(
+            f"  stock pipeline ({report['baseline_dtype']}): median "
+            f"{_ms(report['baseline_ms'])}  ratio engine/stock {report['ratio']:.3f} "
+            f"(per frame pair {report['ratio_paired']:.3f})"
+        )
+        lines.append(
+            f"  stock pipeline, engine's dtype: median {_ms(report['stock_same_dtype_ms'])}  "
+            f"ratio {report['ratio_same_dtype']:.3f}"
+        )
+    lines.append(
+        f"  engine breakdown (medians): preprocess {_ms(b['preprocess_ms'])}, text "
+        f"{_ms(b['text_encode_ms'])}, denoise {_ms(b['denoise_ms'])}, decode "
+        f"{_ms(b['decode_ms'])}, convert {_ms(b['convert_ms'])}"
+    )
+    lines.append(
+        f"  model forwards {_ms(report['forwards_ms'])}; overhead outside them "
+        f"{_ms(report['overhead_ms'])}"
+    )
+    lines.append(
+        "  warm-up: "
+        + "; ".join(
+            f"{k} {', '.join(f'{v:.0f}' for v in vs)} ms" for k, vs in report["warmup_ms"].items()
+        )
+    )
+    lines.append(
+        "  peak memory MiB: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in report["peak_mem_mb"].items())
+        + "; growth over the timed frames MiB: "
+        + ", ".join(f"{k} {v:+.1f}" for k, v in report["mem_growth_mb"].items())
+    )
+    lines += [f"  note: {note}" for note in report["notes"]]
+    return "\n".join(lines)
