@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop_app.app import engine_api, files
+from desktop_app.app import download_worker, engine_api, files
 from desktop_app.app.history import History
 from desktop_app.app.state import LiveState
 from desktop_app.app.worker import RenderWorker
@@ -28,13 +28,26 @@ PROMPT_DEBOUNCE_MS = 150
 AUTOSAVE_DELAY_MS = 3000
 HISTORY_SETTLE_MS = 700
 
+CPU_SPEED = {"sdxl": "several seconds", "sd21": "a second or more"}
 SESSION_KEYS = ("prompt", "mode", "control_scale", "strength", "seed", "seed_locked", "steps")
+
+
+def cpu_note(info: EngineInfo) -> str | None:
+    """What to expect on a CPU-only machine, so a slow first frame does not look broken."""
+    if info.device != "cpu":
+        return None
+    speed = CPU_SPEED.get(info.family, "several seconds")
+    return (
+        f"Running on the CPU: expect {speed} a frame with {info.model}; "
+        "a CUDA GPU renders in well under a second."
+    )
 
 
 class Controller(QObject):
     status_changed = Signal(str)  # model progress / state, for the status bar
     engine_loaded = Signal(object)  # EngineInfo
     engine_failed = Signal(str)  # why the model did not load
+    download_needed = Signal(object)  # CacheCheck: the chosen preset is not fully downloaded
     result_shown = Signal(object)  # FrameResult now on screen
     render_failed = Signal(str)
     stats_changed = Signal(float, float)  # last frame latency (ms), frames per second
@@ -73,6 +86,8 @@ class Controller(QObject):
         self._arrivals: deque[float] = deque(maxlen=12)
         self._jobs: dict[int, tuple[str, Any]] = {}
         self._model_requested = False
+        self._cache_job: int | None = None
+        self.variant: str | None = None  # weights to look for; None: what the loader picks
 
         self._throttle = self._timer(STROKE_INTERVAL_MS, self.request_frame)
         self._debounce = self._timer(PROMPT_DEBOUNCE_MS, self.request_frame)
@@ -97,10 +112,22 @@ class Controller(QObject):
         return timer
 
     # --- model -----------------------------------------------------------------------------
-    def load_model(self, model: str | None = None) -> None:
+    def load_model(self, model: str | None = None, check_cache: bool = True) -> None:
+        """Load ``model``; a preset missing from the cache asks for a download instead."""
         model = model or self.state.preset
         self.engine_info = None
         self.load_error = None
+        self._cache_job = None
+        if check_cache and download_worker.downloadable(model):
+            # Which weights count needs torch, so the check runs in the worker, not here.
+            self._model_requested = False
+            self.status_changed.emit(f"Checking {model} in the model cache…")
+            variant, device = self.variant, self.device
+            self._cache_job = self.worker.submit_job(
+                lambda _engine: download_worker.check_cache(model, variant, device)
+            )
+            self._jobs[self._cache_job] = ("cache", model)
+            return
         self.status_changed.emit(f"Loading {model}…")
         self._model_requested = True
         self.worker.load_model(model, self.device)
@@ -263,16 +290,30 @@ class Controller(QObject):
         self._jobs[job_id] = ("lineart", None)
         return job_id
 
+    def _on_cache_checked(self, job_id: int, check: Any) -> None:
+        if job_id != self._cache_job:
+            return  # another model was chosen meanwhile
+        if check.complete:
+            self.load_model(check.preset, check_cache=False)
+            return
+        self.load_error = f"{check.preset} is not downloaded"
+        self.status_changed.emit(f"{check.preset} is not downloaded yet")
+        self.download_needed.emit(check)
+
     def _on_job_done(self, job_id: int, value: Any) -> None:
         kind, _ = self._jobs.pop(job_id, (None, None))
-        if kind == "export":
+        if kind == "cache":
+            self._on_cache_checked(job_id, value)
+        elif kind == "export":
             self.export_finished.emit(value)
         elif kind == "lineart":
             self.lineart_ready.emit(value)
 
     def _on_job_failed(self, job_id: int, message: str) -> None:
-        kind, _ = self._jobs.pop(job_id, (None, None))
-        if kind == "export":
+        kind, model = self._jobs.pop(job_id, (None, None))
+        if kind == "cache" and job_id == self._cache_job:
+            self.load_model(model, check_cache=False)  # the loader explains what is wrong
+        elif kind == "export":
             self.export_failed.emit(f"Export failed: {message}")
         elif kind == "lineart":
             self.lineart_failed.emit(f"Line-art conversion failed: {message}")

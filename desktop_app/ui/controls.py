@@ -20,20 +20,28 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.app.state import LiveState
+from desktop_app.app.user_presets import USER_PREFIX, UserPreset
 from desktop_app.engine.presets import PRESETS
 from desktop_app.ui.bindings import bind_checked, bind_combo, bind_slider, bind_spin, bind_text
 from desktop_app.ui.theme import icon
 
 MENU_PRESETS = ("sdxl-turbo", "sd-turbo", "tiny")
 LOCAL_FOLDER = "__local_folder__"
+NEW_USER_PRESET = "__new_user_preset__"
 SEED_MAX = 2**31 - 1  # QSpinBox is 32-bit signed
 
 
 class ControlPanel(QWidget):
     generate_clicked = Signal()
     export_clicked = Signal()
+    new_preset_requested = Signal()
 
-    def __init__(self, state: LiveState, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        state: LiveState,
+        parent: QWidget | None = None,
+        user_presets: list[UserPreset] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.state = state
         grid = QGridLayout(self)
@@ -53,6 +61,13 @@ class ControlPanel(QWidget):
                 self.preset.count() - 1, PRESETS[name].description, Qt.ItemDataRole.ToolTipRole
             )
         self.preset.addItem("Local folder…", LOCAL_FOLDER)
+        self.preset.addItem("New preset…", NEW_USER_PRESET)
+        self.preset.setItemData(
+            self.preset.count() - 1,
+            "Save your own combination of base model, ControlNet and preview decoder",
+            Qt.ItemDataRole.ToolTipRole,
+        )
+        self.set_user_presets(user_presets or [], show=False)
         self.mode = QComboBox()
         self.mode.addItem("Scribble", "scribble")
         self.mode.addItem("Scribble + colour", "colour")
@@ -139,15 +154,31 @@ class ControlPanel(QWidget):
         self.dice.setEnabled(not self.state.seed_locked)
         self.generate.setEnabled(not self.state.live)
 
+    def set_user_presets(self, presets: list[UserPreset], show: bool = True) -> None:
+        """List the user's presets after the built-in ones (replacing any listed before)."""
+        for index in reversed(range(self.preset.count())):
+            if str(self.preset.itemData(index)).startswith(USER_PREFIX):
+                self.preset.removeItem(index)
+        for offset, preset in enumerate(presets):
+            index = len(MENU_PRESETS) + offset
+            self.preset.insertItem(index, preset.name, preset.key)
+            self.preset.setItemData(index, preset.describe(), Qt.ItemDataRole.ToolTipRole)
+        if show:
+            self._show_preset(self.state.preset)
+
     def _show_preset(self, preset: str) -> None:
         index = self.preset.findData(preset)
         if index < 0:  # a hub id or a folder: list it above "Local folder…"
-            self.preset.insertItem(self.preset.count() - 1, preset, preset)
+            self.preset.insertItem(self.preset.findData(LOCAL_FOLDER), preset, preset)
             index = self.preset.findData(preset)
         self.preset.setCurrentIndex(index)
 
     def _on_preset_activated(self, index: int) -> None:
         value = self.preset.itemData(index)
+        if value == NEW_USER_PRESET:
+            self._show_preset(self.state.preset)
+            self.new_preset_requested.emit()
+            return
         if value == LOCAL_FOLDER:
             folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
             if not folder:

@@ -19,16 +19,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.app.controller import Controller
+from desktop_app.app.controller import Controller, cpu_note
 from desktop_app.app.imaging import load_image_file
 from desktop_app.app.settings import write_settings
+from desktop_app.app.user_presets import UserPreset, UserPresetStore
 from desktop_app.engine.types import EngineInfo, FrameResult
 from desktop_app.ui.banner import Banner
 from desktop_app.ui.canvas import SketchCanvas
 from desktop_app.ui.controls import ControlPanel
+from desktop_app.ui.download_dialog import ModelDownloadDialog
 from desktop_app.ui.filmstrip import Filmstrip
 from desktop_app.ui.image_view import ImageView
 from desktop_app.ui.theme import icon
+from desktop_app.ui.user_preset_dialog import UserPresetDialog
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"
 
@@ -40,9 +43,13 @@ class MainWindow(QMainWindow):
         prefs: dict[str, Any],
         quit_after_first_frame: bool = False,
         qsettings: QSettings | None = None,
+        user_presets: UserPresetStore | None = None,
     ) -> None:
         super().__init__()
         self.qsettings = qsettings
+        self.user_presets = user_presets or UserPresetStore(qsettings)
+        self.download_dialog: ModelDownloadDialog | None = None
+        self.user_preset_dialog: UserPresetDialog | None = None
         self.controller = controller
         self.state = controller.state
         self.prefs = dict(prefs)
@@ -56,15 +63,16 @@ class MainWindow(QMainWindow):
         self.canvas.brush_size = prefs.get("brush_size", 6)
         self.canvas.brush_colour = QColor(prefs.get("brush_colour", "#000000"))
         self.preview = ImageView("The picture appears here")
-        self.controls = ControlPanel(self.state)
+        self.controls = ControlPanel(self.state, user_presets=self.user_presets.all())
         self.filmstrip = Filmstrip(controller.history)
         self.load_banner = Banner("error")
         self.noise_banner = Banner("warning", closable=False)
         self.error_banner = Banner("error")
+        self.cpu_banner = Banner("info")
 
         central = QWidget()
         column = QVBoxLayout(central)
-        for banner in (self.load_banner, self.noise_banner, self.error_banner):
+        for banner in (self.load_banner, self.noise_banner, self.error_banner, self.cpu_banner):
             column.addWidget(banner)
         self.images = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         self.images.addWidget(self.canvas, 1)
@@ -125,12 +133,8 @@ class MainWindow(QMainWindow):
         self.layout_action = self._action(
             "Stack images", self._toggle_layout, None, "layout", checkable=True
         )
-        self.export_action = self._action(
-            "Export", self.export, "Ctrl+S", "export"
-        )
-        self.copy_action = self._action(
-            "Copy picture", self.copy_picture, "Ctrl+C"
-        )
+        self.export_action = self._action("Export", self.export, "Ctrl+S", "export")
+        self.copy_action = self._action("Copy picture", self.copy_picture, "Ctrl+C")
         self.quit_action = self._action("Quit", self.close, "Ctrl+Q")
         self.colour_action = self._action("Brush colour…", self.choose_colour, None, None)
 
@@ -186,6 +190,8 @@ class MainWindow(QMainWindow):
         c.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.engine_loaded.connect(self._on_engine_loaded)
         c.engine_failed.connect(self._on_engine_failed)
+        c.download_needed.connect(self._on_download_needed)
+        self.controls.new_preset_requested.connect(self.new_user_preset)
         c.result_shown.connect(self._on_result)
         c.render_failed.connect(self._on_render_failed)
         c.stats_changed.connect(self._on_stats)
@@ -240,6 +246,13 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"device: {info.device}")
         self.model_label.setText(f"model: {info.model}")
         self.model_label.setToolTip(info.describe())
+        note = cpu_note(info)
+        self.device_label.setToolTip(note or "")
+        if note:
+            self.cpu_banner.show_message(note)
+            self.statusBar().showMessage(note, 15000)
+        else:
+            self.cpu_banner.hide()
         if info.is_noise:
             self.noise_banner.show_message(
                 f"{info.model} has random weights: the picture is noise, not your prompt. "
@@ -252,6 +265,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText("model: none")
         self.device_label.setText("device: –")
         self.noise_banner.hide()
+        self.cpu_banner.hide()
         action = (
             None if self.state.preset == "tiny" else (lambda: setattr(self.state, "preset", "tiny"))
         )
@@ -263,6 +277,47 @@ class MainWindow(QMainWindow):
         if self.quit_after_first_frame:
             self.exit_code = 1
             QTimer.singleShot(0, self.close)
+
+    # --- downloads and user presets --------------------------------------------------------
+    def _on_download_needed(self, check) -> None:
+        if self.quit_after_first_frame:  # a smoke test: no one is there to click Download
+            self._on_engine_failed(f"{check.preset} is not downloaded")
+            return
+        self.model_label.setText("model: not downloaded")
+        self.load_banner.show_message(
+            f"{check.preset} is not downloaded yet. You can keep sketching.",
+            "Download…",
+            lambda: self.show_download_dialog(check),
+        )
+        self.show_download_dialog(check)
+
+    def show_download_dialog(self, check) -> ModelDownloadDialog:
+        dialog = ModelDownloadDialog.reuse(self.download_dialog, check, self)
+        if dialog is not self.download_dialog:
+            self.download_dialog = dialog
+            dialog.downloaded.connect(self._on_downloaded)
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def _on_downloaded(self, result) -> None:
+        self.load_banner.hide()
+        if self.state.preset == result.preset:  # the user may have moved on meanwhile
+            self.controller.load_model(result.preset, check_cache=False)
+
+    def new_user_preset(self) -> UserPresetDialog:
+        dialog = self.user_preset_dialog = UserPresetDialog(self, self.user_presets.names())
+        dialog.accepted.connect(lambda: self.add_user_preset(dialog.preset()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def add_user_preset(self, preset: UserPreset | None) -> None:
+        if preset is None:
+            return
+        self.user_presets.add(preset)
+        self.controls.set_user_presets(self.user_presets.all())
+        self.state.preset = preset.key
 
     def _on_result(self, result: FrameResult) -> None:
         self.preview.set_array(result.image)
@@ -333,7 +388,8 @@ class MainWindow(QMainWindow):
         return prefs
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self.worker_stopped = self.controller.shutdown(2000)
+        downloads_stopped = self.download_dialog is None or self.download_dialog.shutdown()
+        self.worker_stopped = self.controller.shutdown(2000) and downloads_stopped
         if self.qsettings is not None:
             write_settings(self.current_prefs(), self.qsettings)
         event.accept()

@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings
 from desktop_app.app.controller import Controller
 from desktop_app.app.settings import app_data_dir, read_settings
 from desktop_app.app.state import LiveState
+from desktop_app.app.user_presets import UserPresetStore, resolving_loader
 from desktop_app.app.worker import Loader, RenderWorker
 from desktop_app.ui.main_window import MainWindow
 
@@ -34,7 +35,8 @@ def create_window(
     state.apply({key: prefs[key] for key in LiveState.FIELDS if key in prefs})
     if model:
         state.preset = model
-    worker = RenderWorker(loader)
+    user_presets = UserPresetStore(qsettings)
+    worker = RenderWorker(resolving_loader(loader, user_presets))
     controller = Controller(
         state,
         worker,
@@ -42,7 +44,7 @@ def create_window(
         device=device,
     )
     sketch = controller.restore_session() if restore else None
-    window = MainWindow(controller, prefs, quit_after_first_frame, qsettings)
+    window = MainWindow(controller, prefs, quit_after_first_frame, qsettings, user_presets)
     worker.setParent(window)
     controller.setParent(window)
     if sketch is not None:

@@ -1,0 +1,235 @@
+"""The "not downloaded yet" dialog and its place in the window, against the fake Hub.
+
+Sockets are refused in every test: the fake Hub (tests/fake_hub.py) answers under
+huggingface_hub's HTTP client, so reaching for the real network fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import fake_hub
+import pytest
+import shiboken6
+from fake_hub import FakeHub, sd_turbo_files
+from huggingface_hub import constants, try_to_load_from_cache
+
+from desktop_app.app.controller import cpu_note
+from desktop_app.app.download_worker import check_cache, format_size
+from desktop_app.engine.types import EngineInfo
+from desktop_app.ui.download_dialog import BAR_STEPS, ModelDownloadDialog
+
+SD_TURBO = "stabilityai/sd-turbo"
+UNET16 = "unet/diffusion_pytorch_model.fp16.safetensors"
+PARTS = (SD_TURBO, "thibaud/controlnet-sd21-scribble-diffusers", "madebyollin/taesd")
+
+
+@pytest.fixture(autouse=True)
+def sockets(monkeypatch):
+    attempts = []
+
+    def refuse(*args, **_kwargs):
+        attempts.append(args)
+        raise OSError("a test tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return attempts
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "hf-cache"
+    monkeypatch.setenv("HF_HUB_CACHE", str(folder))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch, cache):
+    """The fake Hub, installed while HF_HUB_OFFLINE stays set (as in the whole session)."""
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", fake_hub.CHUNK)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub = FakeHub(tmp_path / "hub")
+    for repo, files in sd_turbo_files(scale=8).items():
+        hub.add_repo(repo, files)
+    hub.install(monkeypatch)
+    return hub
+
+
+@pytest.fixture
+def hub(fake, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return fake
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    """Holds the UNet's body part-way until the test releases it."""
+    reached, release = threading.Event(), threading.Event()
+    original = fake_hub._Body.__iter__
+
+    def body(self):
+        for i, chunk in enumerate(original(self)):
+            if self.key.endswith(UNET16) and i == 5:
+                reached.set()
+                release.wait(10)
+            yield chunk
+
+    monkeypatch.setattr(fake_hub._Body, "__iter__", body)
+    yield reached, release
+    release.set()
+
+
+def sd_turbo_window(make_window):
+    """A window whose chosen preset, sd-turbo, is not in the (empty) cache."""
+    window = make_window(start=False)
+    window.controller.variant = "fp16"  # what the loader would pick, without importing torch
+    loads = []
+    worker, load = window.controller.worker, window.controller.worker.load_model
+    worker.load_model = lambda model, device=None: (loads.append(model), load(model, device))
+    window.state.preset = "sd-turbo"
+    return window, loads
+
+
+def open_dialog(qtbot, window) -> ModelDownloadDialog:
+    qtbot.waitUntil(lambda: window.download_dialog is not None, timeout=5000)
+    dialog = window.download_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    return dialog
+
+
+def test_dialog_lists_the_parts_and_the_size(qtbot, hub):
+    dialog = ModelDownloadDialog(check_cache("sd-turbo", "fp16"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.isModal()
+    qtbot.waitUntil(lambda: "Total" in dialog.size_label.text(), timeout=5000)
+    for repo in PARTS:
+        assert repo in dialog.parts_label.text()
+    total = dialog.plan.total_bytes
+    assert f"Total {format_size(total)}" in dialog.size_label.text()
+    assert format_size(sum(f.size for f in dialog.plan.parts[0].files)) in dialog.parts_label.text()
+    assert dialog.download_button.isEnabled() and not dialog.cancel_button.isEnabled()
+    assert dialog.shutdown()
+
+
+def test_window_downloads_then_loads_the_model(qtbot, make_window, hub, cache, sockets):
+    window, loads = sd_turbo_window(make_window)
+    dialog = open_dialog(qtbot, window)
+    assert loads == []  # nothing loads a model that is not there
+    assert "not downloaded" in window.load_banner.text()
+    assert window.canvas.isEnabled()  # still a sketch tool
+    qtbot.waitUntil(lambda: "Total" in dialog.size_label.text(), timeout=5000)
+
+    values, files = [], []
+    dialog.progress.valueChanged.connect(values.append)
+    show = dialog._on_progress
+    dialog._on_progress = lambda p: (files.append(dialog.file_label.text()), show(p))
+    with qtbot.waitSignal(window.controller.engine_loaded, timeout=20000):
+        dialog.download_button.click()
+    assert loads == ["sd-turbo"]
+    assert values == sorted(values) and values[-1] == BAR_STEPS and len(set(values)) > 2
+    assert any(UNET16 in text for text in files[1:] + [dialog.file_label.text()])
+    assert not dialog.isVisible() and not window.load_banner.isVisible()
+    assert check_cache("sd-turbo", "fp16").complete
+    assert sockets == []
+
+
+def test_cancel_stops_and_leaves_no_corrupt_file(qtbot, make_window, hub, cache, gate):
+    reached, release = gate
+    window, loads = sd_turbo_window(make_window)
+    dialog = open_dialog(qtbot, window)
+    dialog.download_button.click()
+    assert reached.wait(10)
+    qtbot.waitUntil(lambda: UNET16 in dialog.file_label.text(), timeout=5000)
+    assert dialog.cancel_button.isEnabled() and not dialog.download_button.isEnabled()
+    with qtbot.waitSignal(dialog.download_worker.cancelled, timeout=10000):
+        dialog.cancel_button.click()
+        release.set()
+    assert "Cancelled" in dialog.file_label.text()
+    assert dialog.download_button.isEnabled() and not dialog.cancel_button.isEnabled()
+    assert dialog.progress.value() < BAR_STEPS
+    assert loads == []
+    # The UNet was cut off: it is not in the cache, only a clean prefix waits for resuming.
+    assert try_to_load_from_cache(SD_TURBO, UNET16, cache_dir=cache) is None
+    unet = sd_turbo_files(scale=8)[SD_TURBO][UNET16]
+    (partial,) = cache.rglob("*.incomplete")
+    assert unet.startswith(partial.read_bytes()) and partial.stat().st_size < len(unet)
+    for repo, files in sd_turbo_files(scale=8).items():
+        for path, data in files.items():
+            found = try_to_load_from_cache(repo, path, cache_dir=cache)
+            if isinstance(found, str):
+                assert open(found, "rb").read() == data, f"{repo}/{path} is corrupt"
+
+
+def test_offline_shows_the_missing_files_and_the_command(qtbot, make_window, fake, sockets):
+    window, loads = sd_turbo_window(make_window)
+    dialog = open_dialog(qtbot, window)
+    assert not dialog.download_button.isEnabled()
+    assert dialog.details.isVisible()
+    details = dialog.details.toPlainText()
+    assert f"{SD_TURBO}/{UNET16}" in details
+    assert "madebyollin/taesd/config.json" in details
+    assert "live-canvas models download sd-turbo" in details
+    assert "live-canvas models download sd-turbo" in dialog.size_label.text()
+    assert "HF_HUB_OFFLINE" in dialog.size_label.text()
+    dialog.start_download()  # even called directly, nothing connects
+    qtbot.wait(200)
+    assert dialog.download_worker is None
+    assert fake.requests == [] and sockets == [] and loads == []
+
+
+def test_unreachable_hub_names_the_missing_files(qtbot, hub):
+    hub.unreachable = True
+    dialog = ModelDownloadDialog(check_cache("sd-turbo", "fp16"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(dialog.details.isVisible, timeout=5000)
+    assert f"{SD_TURBO}/{UNET16}" in dialog.details.toPlainText()
+    assert "live-canvas models download sd-turbo" in dialog.size_label.text()
+    assert dialog.shutdown()
+
+
+def test_the_banner_reopens_a_closed_dialog(qtbot, make_window, fake):
+    window, _loads = sd_turbo_window(make_window)
+    dialog = open_dialog(qtbot, window)
+    dialog.close()
+    assert not dialog.isVisible()
+    window.load_banner.action_button.click()
+    assert window.download_dialog is dialog and dialog.isVisible()
+
+
+def test_choosing_another_missing_preset_replaces_the_dialog(qtbot, make_window, hub):
+    window, _loads = sd_turbo_window(make_window)
+    first = open_dialog(qtbot, window)
+    window.state.preset = "sdxl-turbo"
+    qtbot.waitUntil(lambda: window.download_dialog is not first, timeout=5000)
+    assert window.download_dialog.preset == "sdxl-turbo" and window.download_dialog.isVisible()
+    # The old one goes away once its Hub request has ended.
+    qtbot.waitUntil(lambda: not shiboken6.isValid(first), timeout=5000)
+    assert window.download_dialog.shutdown()
+
+
+def test_smoke_run_exits_instead_of_waiting_for_a_download(qtbot, make_window, fake):
+    window, _loads = sd_turbo_window(lambda **kw: make_window(quit_after_first_frame=True, **kw))
+    qtbot.waitUntil(lambda: window.exit_code == 1, timeout=5000)
+    assert window.download_dialog is None
+    assert "not downloaded" in window.load_banner.text()
+
+
+def test_cpu_engine_says_what_speed_to_expect(qtbot, make_window):
+    window = make_window()  # the fake engine reports device "cpu"
+    qtbot.waitUntil(window.cpu_banner.isVisible, timeout=5000)
+    assert "Running on the CPU" in window.cpu_banner.text()
+    assert "CUDA GPU" in window.device_label.toolTip()
+    gpu = EngineInfo("sdxl-turbo", "sdxl", "cuda", "float16", "madebyollin/taesdxl")
+    assert cpu_note(gpu) is None
+    cpu = EngineInfo("sdxl-turbo", "sdxl", "cpu", "float32", "madebyollin/taesdxl")
+    assert "several seconds a frame with sdxl-turbo" in cpu_note(cpu)
+    window._on_engine_loaded(gpu)
+    assert not window.cpu_banner.isVisible()
