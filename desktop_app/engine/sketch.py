@@ -39,19 +39,6 @@ def read_image(path: str | Path) -> np.ndarray:
         raise SketchError(f"cannot read {path}: {err}") from None
 
 
-def fit_to_square(image: np.ndarray, size: int) -> np.ndarray:
-    """Scale to fit inside size×size keeping the aspect ratio, centred on white paper."""
-    h, w = image.shape[:2]
-    if (h, w) == (size, size):
-        return image
-    scale = size / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = Image.fromarray(image).resize((new_w, new_h), Image.Resampling.LANCZOS)
-    paper = Image.new("RGB", (size, size), (255, 255, 255))
-    paper.paste(resized, ((size - new_w) // 2, (size - new_h) // 2))
-    return np.asarray(paper, dtype=np.uint8).copy()
-
-
 def to_device_image(sketch: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """uint8 (H, W, 3) → (1, 3, H, W) in [0, 1] on the device: one host→device copy of bytes,
     the float conversion happens there."""
