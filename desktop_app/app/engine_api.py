@@ -19,10 +19,22 @@ def load_engine(
     model: str,
     device: str | None = None,
     progress: Callable[[str], None] | None = None,
+    controlnet: str | None = None,
+    preview_decoder: str | None = None,
+    compile_models: bool = False,
 ) -> Any:
+    """``controlnet`` and ``preview_decoder`` are what a user preset adds (see
+    ``resolving_loader``); ``compile_models`` is ``--compile``."""
     from desktop_app.engine.loading import load_engine as _load_engine
 
-    return _load_engine(model, device=device, progress=progress)
+    return _load_engine(
+        model,
+        device=device,
+        controlnet=controlnet,
+        preview_decoder=preview_decoder,
+        progress=progress,
+        compile_models=compile_models,
+    )
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray, params: GenerationParams) -> None:

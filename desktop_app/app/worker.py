@@ -8,6 +8,7 @@ only ever takes the mutex for a few assignments; it never waits on a render.
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections import deque
 from collections.abc import Callable
@@ -137,6 +138,9 @@ class RenderWorker(QThread):
 
     def _load(self, model: str, device: str | None) -> None:
         self._engine = None  # free the old model's memory before loading the next one
+        # Compiled forwards refer back to their modules, so the old model is a reference
+        # cycle that only the collector frees; collect now, not after the new one has loaded.
+        gc.collect()
         self._last = None
         self.progress_changed.emit(f"Loading {model}…")
         try:

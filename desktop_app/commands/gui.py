@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
@@ -23,6 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="close once the first picture is shown (exit 1 if the model "
         "does not load); for smoke tests",
     )
+    parser.add_argument(
+        "--compile",
+        dest="app_compile",
+        action="store_true",
+        help="optimise the model for this GPU with torch.compile (CUDA); loading takes a "
+        "minute or two longer",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,9 +43,15 @@ def run(args: argparse.Namespace) -> int:
     set_application_names()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_theme(app)
+    loader = None
+    if getattr(args, "app_compile", False):
+        from desktop_app.app import engine_api  # imports no torch: the worker does, later
+
+        loader = functools.partial(engine_api.load_engine, compile_models=True)
     window = create_window(
         model=getattr(args, "app_model", None),
         device=getattr(args, "app_device", None),
+        loader=loader,
         quit_after_first_frame=getattr(args, "app_quit_after_first_frame", False),
     )
     window.show()

@@ -33,6 +33,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +57,7 @@ class BenchConfig:
     device: str | None = None
     dtype: str | None = None
     baseline: bool = True
+    compile: bool = False
 
 
 @dataclass
@@ -264,11 +266,25 @@ def stock_pipeline(parts: ModelParts, device: torch.device, dtype: torch.dtype):
     return pipe
 
 
+@contextmanager
+def _plain_forwards(modules: list[torch.nn.Module]):
+    """A compiled engine swaps its modules' forwards (``Engine._compile``) and a stock pipeline
+    may share those modules: it must time diffusers as a user runs it, uncompiled."""
+    swapped = [(m, m.__dict__.pop("forward")) for m in modules if "forward" in m.__dict__]
+    try:
+        yield
+    finally:
+        for module, forward in swapped:
+            module.forward = forward
+
+
 def _stock_run(name: str, pipe, size: int) -> Run:
     from PIL import Image
 
+    modules = [pipe.unet, pipe.controlnet]
+
     def frame(sketch: np.ndarray):
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _plain_forwards(modules):
             # Random weights in half precision can decode to NaN; the cast warning is noise.
             warnings.simplefilter("ignore", RuntimeWarning)
             return pipe(
@@ -306,7 +322,7 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
 
     say(f"loading {config.model} ({dtype_name(engine_dtype)}) on {device}")
     parts = load_parts(config.model, engine_dtype)
-    engine = Engine(parts, placement)
+    engine = Engine(parts, placement, compile_models=config.compile)
     decoder = (parts.tae or parts.vae).decoder
     timer = ForwardTimer([parts.unet, parts.controlnet, decoder], device)
     breakdown: dict[str, list[float]] = {}
@@ -377,6 +393,12 @@ def _report(config, placement, base_dtype, runs, breakdown, forwards, probe, loa
     same_ms = _median(same.frame_ms) if same else None
     forwards_ms = _median(forwards)
     notes = []
+    if config.compile:
+        short = "; fewer than 2 warm-up frames leave that in the timings"
+        notes.append(
+            "compiled: the first warm-up frame includes compiling, the second (on CUDA) "
+            "recording the CUDA graphs" + (short if config.warmup < 2 else "")
+        )
     if baseline is not None and same is baseline:
         notes.append(
             f"the engine runs the baseline's dtype ({dtype_name(base_dtype)}), so "
@@ -390,6 +412,7 @@ def _report(config, placement, base_dtype, runs, breakdown, forwards, probe, loa
         "size": config.size,
         "frames": config.frames,
         "warmup": config.warmup,
+        "compile": config.compile,
         "baseline_ms": baseline_ms,
         "engine_ms": engine_ms,
         "stock_same_dtype_ms": same_ms,

@@ -44,12 +44,19 @@ def load_engine(
     controlnet: str | None = None,
     preview_decoder: str | None = None,
     progress: Progress | None = None,
+    compile_models: bool = False,
+    compile_backend: str = "inductor",
 ) -> Engine:
+    """``compile_models``: torch.compile the frame path and compile it here, before the first
+    frame (``compile_backend`` other than inductor is for tests)."""
     placement = pick_placement(device, dtype)
     parts = load_parts(model, placement.dtype, controlnet, preview_decoder, progress)
     if progress:
         progress(f"moving {parts.name} to {placement.device}")
-    return Engine(parts, placement)
+    engine = Engine(parts, placement, compile_models, compile_backend)
+    if compile_models:
+        engine.warm_up(progress=progress)
+    return engine
 
 
 def load_parts(

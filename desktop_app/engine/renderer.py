@@ -10,9 +10,10 @@ that no step needs the host to look at device values.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,7 @@ from desktop_app.engine.types import (
 )
 
 _NOISE_CACHE_SIZE = 4
+OPTIMISING = "optimising for this device: the first start takes a minute or two"
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,13 @@ class Schedule:
 class Engine:
     """Owns the loaded model on one device; call from one thread at a time."""
 
-    def __init__(self, parts: ModelParts, placement: Placement):
+    def __init__(
+        self,
+        parts: ModelParts,
+        placement: Placement,
+        compile_models: bool = False,
+        compile_backend: str = "inductor",
+    ):
         self.parts = parts
         self.device, self.dtype = placement.device, placement.dtype
         if self.device.type == "cpu":
@@ -85,6 +93,54 @@ class Engine:
             is_noise=parts.is_noise,
             warnings=parts.warnings,
         )
+        self.compiled = compile_models
+        self._cuda_graphs = False
+        if compile_models:
+            self._compile(compile_backend)
+
+    def _compile(self, backend: str) -> None:
+        """Swap the per-frame forwards for ``torch.compile``d ones with static shapes.
+
+        The bound forward is compiled rather than the module, so the module objects stay (the
+        stock pipeline in the bench shares them) and forward hooks still fire around the call
+        (the bench times the forwards with them). Shapes are static: one graph per frame size,
+        compiled on first use of that size, hence ``warm_up``.
+        """
+        cuda = self.device.type == "cuda"
+        if cuda:
+            # Frame shapes repeat, so cuDNN's per-shape algorithm search pays off at once.
+            torch.backends.cudnn.benchmark = True
+        mode = None
+        if backend == "inductor" and cuda:
+            # CUDA graphs: a one-step frame is thousands of small kernels, and their launch
+            # cost, not the GPU, bounds the frame rate at preview sizes.
+            mode = "reduce-overhead"
+        self._cuda_graphs = mode == "reduce-overhead"
+        modules = [self.parts.unet, self.parts.controlnet]
+        if self.parts.tae is not None:
+            modules.append(self.parts.tae.decoder)
+        for module in modules:
+            # diffusers wraps the UNet's and the ControlNet's forward in one LoRA-scale
+            # decorator; compiling the wrapper would put both models' graphs in one dynamo
+            # cache (keyed by code object) under one recompile limit. The wrapper does nothing
+            # for our calls (no attention kwargs, so the LoRA scale stays 1).
+            forward = inspect.unwrap(type(module).forward).__get__(module)
+            module.forward = torch.compile(forward, dynamic=False, backend=backend, mode=mode)
+
+    def warm_up(
+        self, sizes: Iterable[int] = (512,), progress: Callable[[str], None] | None = None
+    ) -> None:
+        """Render a blank page at each size, so that compiling (and recording CUDA graphs)
+        happens now rather than on the first stroke. Colour mode and every control scale
+        reuse the scribble graphs (see ``_render``), so one mode is enough."""
+        if progress:
+            progress(OPTIMISING)
+        for size in sizes:
+            blank = np.full((size, size, 3), 255, np.uint8)
+            # CUDA graph trees run a new graph eagerly once, record it on the second call
+            # and replay it from the third.
+            for _ in range(2 if self._cuda_graphs else 1):
+                self.render(RenderRequest(sketch=blank, size=size))
 
     # -- cached per-frame inputs -------------------------------------------------------------
 
@@ -157,6 +213,14 @@ class Engine:
     def _render(self, req: RenderRequest, should_cancel: Callable[[], bool]) -> FrameResult:
         clock = StageClock(self.device)
         colour = req.mode == "colour"
+        if self._cuda_graphs:
+            # Each frame is one CUDA graph generation: the next replay may overwrite this
+            # frame's graph outputs. None of them outlives the frame: ``out`` and the decoded
+            # image are consumed within it, and the latents kept in FrameResult (for export)
+            # are made by the eager Euler arithmetic below, never a graph output, so no clone
+            # is needed. Marking the step also keeps a cancelled frame's outputs (held by its
+            # traceback) from tying the next frame's graphs into a new recording.
+            torch.compiler.cudagraph_mark_step_begin()
 
         sched = self.schedule(req.steps, req.strength if colour else None)
         noise = self.noise(req.seed, req.size)
@@ -168,7 +232,9 @@ class Engine:
             image01 = resize_on_device(image01, req.size)
             control = control_from_canvas(image01)
         if colour:
-            latents = self.encode_image(image01) + noise * sched.sigmas[0]
+            # The tiny encoder leaves its latents channels-last; compiled graphs are
+            # specialised on strides, so both modes hand the UNet one layout and share a graph.
+            latents = (self.encode_image(image01) + noise * sched.sigmas[0]).contiguous()
         else:
             latents = noise * sched.sigmas[0]
         preprocess_ms = clock.lap()
@@ -177,18 +243,25 @@ class Engine:
         text_ms = clock.lap()
 
         added = self._added_cond(text.pooled, req.size)
+        scale = req.control_scale
+        if self.compiled:
+            # Compiled graphs are specialised on Python numbers: as a tensor, every slider
+            # position shares one ControlNet graph. At 0 the ControlNet still runs (its
+            # residuals are zeros, which leave the UNet's sums unchanged) so that the UNet needs
+            # no second graph without them, whose compile would stall the drawing mid-stroke.
+            scale = torch.full((), scale, device=self.device)
         for i, t in enumerate(sched.timesteps):
             _check(should_cancel)
             sigma, sigma_next = sched.sigmas[i], sched.sigmas[i + 1]
             model_in = latents / math.sqrt(sigma * sigma + 1.0)
             residuals = {}
-            if req.control_scale > 0:
+            if req.control_scale > 0 or self.compiled:
                 down, mid = self.parts.controlnet(
                     model_in,
                     t,
                     encoder_hidden_states=text.embeds,
                     controlnet_cond=control,
-                    conditioning_scale=req.control_scale,
+                    conditioning_scale=scale,
                     added_cond_kwargs=added,
                     return_dict=False,
                 )
