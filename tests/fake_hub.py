@@ -18,6 +18,9 @@ from huggingface_hub.utils import _http
 
 CHUNK = 1024  # small body chunks, so tests can interrupt a download part-way
 
+SD_TURBO = "stabilityai/sd-turbo"
+UNET16 = "unet/diffusion_pytorch_model.fp16.safetensors"
+
 
 def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

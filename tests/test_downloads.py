@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
 import threading
 from collections import namedtuple
 
-import fake_hub
 import pytest
-from fake_hub import FakeHub, sd_turbo_files, sdxl_turbo_files
+from fake_hub import SD_TURBO, UNET16, sd_turbo_files, sdxl_turbo_files
 from huggingface_hub import constants, try_to_load_from_cache
 
 from desktop_app.engine import downloads
@@ -29,44 +27,13 @@ from desktop_app.engine.hub_files import (
     preset_status,
 )
 
-UNET16 = "unet/diffusion_pytorch_model.fp16.safetensors"
-SD_TURBO = "stabilityai/sd-turbo"
-
-
-@pytest.fixture(autouse=True)
-def sockets(monkeypatch):
-    """Every attempt to open a connection is recorded and refused."""
-    attempts = []
-
-    def refuse(*args, **_kwargs):
-        attempts.append(args)
-        raise OSError("a test tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    return attempts
+pytestmark = pytest.mark.usefixtures("sockets")
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "hf-cache"
-    monkeypatch.setenv("HF_HUB_CACHE", str(folder))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
-    return folder
-
-
-@pytest.fixture
-def hub(tmp_path, monkeypatch, cache):
-    # conftest makes the whole session offline; these tests talk to the fake Hub.
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", fake_hub.CHUNK)
-    fake = FakeHub(tmp_path / "hub")
-    for repo, files in {**sd_turbo_files(), **sdxl_turbo_files()}.items():
-        fake.add_repo(repo, files)
-    fake.install(monkeypatch)
-    return fake
+def hub_repos():
+    """Both sd-turbo's and sdxl-turbo's repos (overrides conftest's)."""
+    return {**sd_turbo_files(), **sdxl_turbo_files()}
 
 
 def cached(repo: str, path: str, cache) -> bytes | None:

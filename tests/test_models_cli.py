@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import socket
 from collections import namedtuple
 
-import fake_hub
 import pytest
-from fake_hub import FakeHub, sd_turbo_files
-from huggingface_hub import constants
 
 from desktop_app import cli
 from desktop_app.commands import models
 from desktop_app.engine import downloads
 from desktop_app.engine.presets import PRESETS
 
-
-@pytest.fixture(autouse=True)
-def sockets(monkeypatch):
-    attempts = []
-
-    def refuse(*args, **_kwargs):
-        attempts.append(args)
-        raise OSError("a test tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    return attempts
+pytestmark = pytest.mark.usefixtures("sockets")
 
 
 @pytest.fixture(autouse=True)
@@ -43,26 +28,6 @@ def with_models_command(monkeypatch):
         return parser
 
     monkeypatch.setattr(cli, "build_parser", build_with_models)
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "hf-cache"
-    monkeypatch.setenv("HF_HUB_CACHE", str(folder))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
-    return folder
-
-
-@pytest.fixture
-def hub(tmp_path, monkeypatch, cache):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", fake_hub.CHUNK)
-    fake = FakeHub(tmp_path / "hub")
-    for repo, files in sd_turbo_files().items():
-        fake.add_repo(repo, files)
-    fake.install(monkeypatch)
-    return fake
 
 
 def run(capsys, *argv):

@@ -14,7 +14,7 @@ import platform
 import shlex
 import sys
 
-from desktop_app.commands.render import _ranged, _size
+from desktop_app.commands.arguments import add_device_arguments, ranged, size_arg
 
 
 def add_parser(subparsers) -> None:
@@ -29,25 +29,22 @@ def add_parser(subparsers) -> None:
         default="tiny",
         help="preset, model folder, .safetensors, random:sdxl, random:sd21 or tiny (default tiny)",
     )
-    p.add_argument("--size", type=_size, default=512, help="side in pixels (default 512)")
+    p.add_argument("--size", type=size_arg, default=512, help="side in pixels (default 512)")
     p.add_argument(
         "--frames",
-        type=_ranged(int, 1, 100_000, "frames"),
+        type=ranged(int, 1, 100_000, "frames"),
         default=10,
         help="timed frames per run (default 10)",
     )
     p.add_argument(
         "--warmup",
-        type=_ranged(int, 0, 1000, "warmup"),
+        type=ranged(int, 0, 1000, "warmup"),
         default=2,
         help="untimed frames per run first, reported separately (default 2)",
     )
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best)")
-    p.add_argument(
-        "--dtype",
-        default=None,
-        choices=("float32", "float16", "bfloat16"),
-        help="the engine's dtype (default: as the app picks); the baseline uses the device's "
+    add_device_arguments(
+        p,
+        "the engine's dtype (default: as the app picks); the baseline uses the device's "
         "default (fp32 on CPU, fp16 on GPUs)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -5,66 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from desktop_app.engine.errors import InvalidRequestError
-from desktop_app.engine.presets import DEFAULT_PRESET
-from desktop_app.engine.types import MAX_SEED, MODES, check_size, check_strength
-
-
-def _size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be a whole number, got {text!r}") from None
-    try:
-        return check_size(value)
-    except InvalidRequestError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _strength(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"strength must be a number, got {text!r}") from None
-    try:
-        return check_strength(value)
-    except InvalidRequestError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _ranged(kind, low, high, name):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be between {low} and {high}, got {text}")
-        return value
-
-    return parse
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model/--device/--controlnet/--preview-decoder, shared by commands that load a model."""
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_PRESET,
-        help=f"preset, hub id, model folder or .safetensors (default {DEFAULT_PRESET})",
-    )
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best)")
-    parser.add_argument(
-        "--dtype",
-        default=None,
-        choices=("float32", "float16", "bfloat16"),
-        help="default: float16 on GPUs, bfloat16 on CPUs with native support",
-    )
-    parser.add_argument("--controlnet", default=None, help="ControlNet folder or hub id")
-    parser.add_argument(
-        "--preview-decoder",
-        default=None,
-        help="tiny autoencoder: folder, hub id or raw taesd*_decoder.safetensors",
-    )
+from desktop_app.commands.arguments import add_model_arguments, ranged, size_arg, strength_arg
+from desktop_app.engine.types import MAX_SEED, MODES
 
 
 def add_parser(subparsers) -> None:
@@ -77,22 +19,22 @@ def add_parser(subparsers) -> None:
     p.add_argument("--prompt", required=True, help="what the picture shows")
     p.add_argument("--out", required=True, help="output PNG path")
     add_model_arguments(p)
-    p.add_argument("--seed", type=_ranged(int, 0, MAX_SEED, "seed"), default=0)
+    p.add_argument("--seed", type=ranged(int, 0, MAX_SEED, "seed"), default=0)
     p.add_argument(
         "--control-scale",
-        type=_ranged(float, 0.0, 2.0, "control scale"),
+        type=ranged(float, 0.0, 2.0, "control scale"),
         default=1.0,
         help="how closely to follow the sketch, 0..2 (default 1)",
     )
     p.add_argument(
         "--strength",
-        type=_strength,
+        type=strength_arg,
         default=0.6,
         help="colour mode: how far to move from the sketch's colours, (0, 1]",
     )
     p.add_argument("--mode", choices=MODES, default="scribble")
-    p.add_argument("--size", type=_size, default=512, help="side in pixels, a multiple of 64")
-    p.add_argument("--steps", type=_ranged(int, 1, 4, "steps"), default=1)
+    p.add_argument("--size", type=size_arg, default=512, help="side in pixels, a multiple of 64")
+    p.add_argument("--steps", type=ranged(int, 1, 4, "steps"), default=1)
     p.add_argument(
         "--full-quality",
         action="store_true",

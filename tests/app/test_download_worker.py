@@ -7,84 +7,28 @@ under huggingface_hub's HTTP client, and anything reaching for the network fails
 from __future__ import annotations
 
 import hashlib
-import socket
-import threading
 
 import fake_hub
 import pytest
-from fake_hub import FakeHub, sd_turbo_files
-from huggingface_hub import constants, try_to_load_from_cache
+from fake_hub import SD_TURBO, UNET16, FakeHub, sd_turbo_files
+from huggingface_hub import try_to_load_from_cache
 
 from desktop_app.app.download_worker import DownloadWorker, PlanWorker, check_cache
 from desktop_app.engine.downloads import download_preset
 
-SD_TURBO = "stabilityai/sd-turbo"
-UNET16 = "unet/diffusion_pytorch_model.fp16.safetensors"
+pytestmark = pytest.mark.usefixtures("sockets")
 
-
-@pytest.fixture(autouse=True)
-def sockets(monkeypatch):
-    attempts = []
-
-    def refuse(*args, **_kwargs):
-        attempts.append(args)
-        raise OSError("a test tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    return attempts
+SCALE = 4  # the UNet is 16 body chunks; ``gate`` holds it after 3
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "hf-cache"
-    monkeypatch.setenv("HF_HUB_CACHE", str(folder))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
-    return folder
-
-
-@pytest.fixture
-def fake(tmp_path, monkeypatch, cache):
-    """The fake Hub, installed; the session stays offline unless a test calls ``online``."""
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", fake_hub.CHUNK)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hub = FakeHub(tmp_path / "hub")
-    for repo, files in sd_turbo_files(scale=4).items():
-        hub.add_repo(repo, files)
-    hub.install(monkeypatch)
-    return hub
-
-
-@pytest.fixture
-def hub(fake, monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    return fake
-
-
-@pytest.fixture
-def gate(monkeypatch):
-    """Holds the UNet's body part-way until the test releases it (then the download goes on)."""
-    reached, release = threading.Event(), threading.Event()
-    original = fake_hub._Body.__iter__
-
-    def body(self):
-        for i, chunk in enumerate(original(self)):
-            if self.key.endswith(UNET16) and i == 3:
-                reached.set()
-                release.wait(10)
-            yield chunk
-
-    monkeypatch.setattr(fake_hub._Body, "__iter__", body)
-    yield reached, release
-    release.set()
+def hub_repos():
+    return sd_turbo_files(scale=SCALE)
 
 
 def assert_cache_is_sound(hub: FakeHub, cache) -> None:
     """Every file the cache serves is byte-exact; partial files are clean prefixes."""
-    for repo, files in sd_turbo_files(scale=4).items():
+    for repo, files in sd_turbo_files(scale=SCALE).items():
         for path, data in files.items():
             found = try_to_load_from_cache(repo, path, cache_dir=cache)
             if isinstance(found, str):
@@ -95,7 +39,7 @@ def assert_cache_is_sound(hub: FakeHub, cache) -> None:
         if blob.name.endswith(".incomplete"):
             full = next(
                 d
-                for files in sd_turbo_files(scale=4).values()
+                for files in sd_turbo_files(scale=SCALE).values()
                 for d in files.values()
                 if hashlib.sha256(d).hexdigest() == etag
             )
@@ -168,7 +112,7 @@ def test_cancel_stops_part_way_and_leaves_no_corrupt_file(qtbot, hub, cache, gat
     served = hub.bytes_served[f"{SD_TURBO}/{UNET16}"]
     again = DownloadWorker("sd-turbo", "fp16")
     (result,) = run_worker(qtbot, again, again.finished_ok)
-    unet = len(sd_turbo_files(scale=4)[SD_TURBO][UNET16])
+    unet = len(sd_turbo_files(scale=SCALE)[SD_TURBO][UNET16])
     assert hub.bytes_served[f"{SD_TURBO}/{UNET16}"] - served < unet
     assert result.transferred < result.total
     assert_cache_is_sound(hub, cache)

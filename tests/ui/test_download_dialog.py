@@ -6,83 +6,30 @@ huggingface_hub's HTTP client, so reaching for the real network fails instead of
 
 from __future__ import annotations
 
-import socket
-import threading
-
-import fake_hub
 import pytest
 import shiboken6
-from fake_hub import FakeHub, sd_turbo_files
-from huggingface_hub import constants, try_to_load_from_cache
+from fake_hub import SD_TURBO, UNET16, sd_turbo_files
+from huggingface_hub import try_to_load_from_cache
 
 from desktop_app.app.controller import cpu_note
 from desktop_app.app.download_worker import check_cache, format_size
 from desktop_app.engine.types import EngineInfo
 from desktop_app.ui.download_dialog import BAR_STEPS, ModelDownloadDialog
 
-SD_TURBO = "stabilityai/sd-turbo"
-UNET16 = "unet/diffusion_pytorch_model.fp16.safetensors"
+pytestmark = pytest.mark.usefixtures("sockets")
+
+SCALE = 8  # the UNet is 32 body chunks; ``gate`` holds it after 5
 PARTS = (SD_TURBO, "thibaud/controlnet-sd21-scribble-diffusers", "madebyollin/taesd")
 
 
-@pytest.fixture(autouse=True)
-def sockets(monkeypatch):
-    attempts = []
-
-    def refuse(*args, **_kwargs):
-        attempts.append(args)
-        raise OSError("a test tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    return attempts
+@pytest.fixture
+def hub_repos():
+    return sd_turbo_files(scale=SCALE)
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "hf-cache"
-    monkeypatch.setenv("HF_HUB_CACHE", str(folder))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
-    return folder
-
-
-@pytest.fixture
-def fake(tmp_path, monkeypatch, cache):
-    """The fake Hub, installed while HF_HUB_OFFLINE stays set (as in the whole session)."""
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", fake_hub.CHUNK)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hub = FakeHub(tmp_path / "hub")
-    for repo, files in sd_turbo_files(scale=8).items():
-        hub.add_repo(repo, files)
-    hub.install(monkeypatch)
-    return hub
-
-
-@pytest.fixture
-def hub(fake, monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    return fake
-
-
-@pytest.fixture
-def gate(monkeypatch):
-    """Holds the UNet's body part-way until the test releases it."""
-    reached, release = threading.Event(), threading.Event()
-    original = fake_hub._Body.__iter__
-
-    def body(self):
-        for i, chunk in enumerate(original(self)):
-            if self.key.endswith(UNET16) and i == 5:
-                reached.set()
-                release.wait(10)
-            yield chunk
-
-    monkeypatch.setattr(fake_hub._Body, "__iter__", body)
-    yield reached, release
-    release.set()
+def gate_chunk():
+    return 5
 
 
 def sd_turbo_window(make_window):
@@ -157,10 +104,10 @@ def test_cancel_stops_and_leaves_no_corrupt_file(qtbot, make_window, hub, cache,
     assert loads == []
     # The UNet was cut off: it is not in the cache, only a clean prefix waits for resuming.
     assert try_to_load_from_cache(SD_TURBO, UNET16, cache_dir=cache) is None
-    unet = sd_turbo_files(scale=8)[SD_TURBO][UNET16]
+    unet = sd_turbo_files(scale=SCALE)[SD_TURBO][UNET16]
     (partial,) = cache.rglob("*.incomplete")
     assert unet.startswith(partial.read_bytes()) and partial.stat().st_size < len(unet)
-    for repo, files in sd_turbo_files(scale=8).items():
+    for repo, files in sd_turbo_files(scale=SCALE).items():
         for path, data in files.items():
             found = try_to_load_from_cache(repo, path, cache_dir=cache)
             if isinstance(found, str):
