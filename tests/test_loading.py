@@ -128,3 +128,29 @@ def test_copy_of_a_model_folder_loads_the_same_pixels(tiny_folder, tmp_path, ske
     again = load_engine(str(copy), device="cpu")
     request = RenderRequest(sketch=sketch, prompt="x", seed=3)
     np.testing.assert_array_equal(engine.render(request).image, again.render(request).image)
+
+
+def test_controlnet_override_from_a_single_file(tmp_path, sketch):
+    base = save_tiny_pipeline(tmp_path / "base", with_controlnet=False)
+    folder = save_tiny_controlnet(tmp_path / "cn")
+    weights = next(folder.glob("*.safetensors"))
+    engine = load_engine(str(base), device="cpu", controlnet=str(weights))
+    assert engine.render(RenderRequest(sketch=sketch, prompt="x")).image.shape == (512, 512, 3)
+
+
+def test_lone_controlnet_file_offline_says_where_its_config_comes_from(tmp_path):
+    base = save_tiny_pipeline(tmp_path / "base", with_controlnet=False)
+    folder = save_tiny_controlnet(tmp_path / "cn")
+    lone = tmp_path / "scribble.safetensors"
+    next(folder.glob("*.safetensors")).rename(lone)
+    with pytest.raises(ModelLoadError, match="xinsir/controlnet-scribble-sdxl-1.0 is not downl"):
+        load_engine(str(base), device="cpu", controlnet=str(lone))
+
+
+def test_truncated_controlnet_file_names_the_file(tmp_path):
+    base = save_tiny_pipeline(tmp_path / "base", with_controlnet=False)
+    folder = save_tiny_controlnet(tmp_path / "cn")
+    weights = next(folder.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelLoadError, match=f"{weights.name} is not a readable safetensors"):
+        load_engine(str(base), device="cpu", controlnet=str(weights))

@@ -26,7 +26,11 @@ from desktop_app.engine.hub_errors import describe_hub_error
 from desktop_app.engine.parts import TURBO_SCHEDULER, ModelParts
 from desktop_app.engine.presets import DEFAULT_PRESET, PRESETS, Preset, preset_for_family
 from desktop_app.engine.renderer import Engine
-from desktop_app.engine.single_file import load_single_file
+from desktop_app.engine.single_file import (
+    controlnet_file_config_source,
+    load_controlnet_file,
+    load_single_file,
+)
 from desktop_app.engine.taesd import load_tiny_autoencoder
 
 Progress = Callable[[str], None]
@@ -143,12 +147,11 @@ def describe_architecture(config: dict) -> str:
 
 def check_pairing(base: str, unet_config: dict, controlnet: str, control_config: dict) -> None:
     """Refuse a ControlNet made for another base before loading gigabytes of weights."""
-    base_arch, control_arch = describe_architecture(unet_config), describe_architecture(
-        control_config
+    base_arch, control_arch = (
+        describe_architecture(unet_config),
+        describe_architecture(control_config),
     )
-    same_width = unet_config.get("cross_attention_dim") == control_config.get(
-        "cross_attention_dim"
-    )
+    same_width = unet_config.get("cross_attention_dim") == control_config.get("cross_attention_dim")
     if base_arch != control_arch or not same_width:
         raise ModelLoadError(
             f"the ControlNet {controlnet} is for {control_arch} models but the base {base} is "
@@ -195,13 +198,7 @@ def _load_diffusers(
     if unet_config is None:
         raise ModelLoadError(f"{source} has no unet/config.json: is it a Stable Diffusion model?")
     family = family_of_unet(unet_config)
-    control_source, control_sub = _controlnet_source(source, controlnet, family)
-    check_pairing(
-        source,
-        unet_config,
-        control_source,
-        read_config(control_source, control_sub) or _missing(control_source),
-    )
+    load_controlnet = _plan_controlnet(source, controlnet, unet_config, dtype, say)
     scheduler_config = read_config(source, "scheduler", "scheduler_config.json") or {}
     encoders, tokenizers = [], []
     for suffix in ("", "_2") if family == "sdxl" else ("",):
@@ -212,7 +209,7 @@ def _load_diffusers(
         name=name,
         family=family,
         unet=_from_pretrained(UNet2DConditionModel, source, "unet", dtype, say),
-        controlnet=_from_pretrained(ControlNetModel, control_source, control_sub, dtype, say),
+        controlnet=load_controlnet(),
         text_encoders=tuple(encoders),
         tokenizers=tuple(tokenizers),
         vae=_from_pretrained(AutoencoderKL, full_vae, None, dtype, say)
@@ -234,6 +231,23 @@ def _load_diffusers(
     return _finish_parts(parts, preview_decoder, dtype, say)
 
 
+def _plan_controlnet(
+    base: str, override: str | None, unet_config: dict, dtype: torch.dtype, say: Progress
+) -> Callable[[], ControlNetModel]:
+    """Find the ControlNet and check that it fits the base, reading configs only: a mismatch
+    is refused before any weights load. Returns the call that loads its weights."""
+    family = family_of_unet(unet_config)
+    if override and Path(override).expanduser().is_file():
+        file = Path(override).expanduser()
+        config_source = controlnet_file_config_source(file, family)
+        config = read_config(config_source, None) or _missing(config_source)
+        check_pairing(base, unet_config, str(file), config)
+        return lambda: load_controlnet_file(file, config_source, config, dtype, say)
+    source, subfolder = _controlnet_source(base, override, family)
+    check_pairing(base, unet_config, source, read_config(source, subfolder) or _missing(source))
+    return lambda: _from_pretrained(ControlNetModel, source, subfolder, dtype, say)
+
+
 def _missing(source: str):
     raise ModelLoadError(f"{source} has no config.json: is it a diffusers ControlNet?")
 
@@ -241,12 +255,7 @@ def _missing(source: str):
 def _controlnet_source(base: str, override: str | None, family: str) -> tuple[str, str | None]:
     """The ControlNet to use: an override, the base folder's own, or the family's preset."""
     if override:
-        path = Path(override).expanduser()
-        if path.is_file():
-            raise ModelLoadError(
-                f"--controlnet takes a diffusers ControlNet folder or a hub id, not a file: {path}"
-            )
-        if not path.exists() and (
+        if not Path(override).expanduser().exists() and (
             "\\" in override or override.startswith((".", "/", "~")) or not _HUB_ID.match(override)
         ):
             raise ModelLoadError(f"ControlNet not found: {override}")

@@ -18,6 +18,17 @@ from desktop_app.engine.parts import TURBO_SCHEDULER, ModelParts
 from desktop_app.engine.presets import preset_for_family
 
 
+def safetensors_keys(path: Path) -> list[str]:
+    """The tensor names, from the header alone; a truncated file fails here, by name."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return list(f.keys())
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelLoadError(
+            f"{path} is not a readable safetensors file (truncated or corrupt?): {err}"
+        ) from None
+
+
 def checkpoint_family(path: Path) -> str:
     """ "sdxl" or "sd21" from the key layout; reading the header also catches truncated files."""
     if path.suffix != ".safetensors":
@@ -25,13 +36,7 @@ def checkpoint_family(path: Path) -> str:
             f"{path}: only .safetensors checkpoints are loaded (pickles can run "
             "code); convert it, or use a diffusers folder"
         )
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            keys = list(f.keys())
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ModelLoadError(
-            f"{path} is not a readable safetensors file (truncated or corrupt?): {err}"
-        ) from None
+    keys = safetensors_keys(path)
     if any(k.startswith("conditioner.embedders.1.") for k in keys):
         return "sdxl"
     if any(k.startswith("cond_stage_model.") for k in keys):
@@ -81,3 +86,41 @@ def load_single_file(
         scheduler_config=dict(TURBO_SCHEDULER),
     )
     return finish(parts, preview_decoder, dtype, say)
+
+
+def controlnet_file_config_source(path: Path, family: str) -> str:
+    """Where a lone ControlNet file's architecture is described: a config.json beside it (a
+    file picked out of a diffusers folder), else the family preset's ControlNet repository."""
+    if (path.parent / "config.json").exists():
+        return str(path.parent)
+    return preset_for_family(family).controlnet
+
+
+def load_controlnet_file(
+    path: Path, config_source: str, config: dict, dtype: torch.dtype, say: Callable[[str], None]
+):
+    """A ControlNet from one .safetensors file, in diffusers' key layout (as most
+    ControlNets are published) or in the original ``control_model.*`` one."""
+    from diffusers import ControlNetModel
+
+    say(f"loading {path.name}")
+    keys = safetensors_keys(path)
+    if any(k.startswith("control_model.") for k in keys):
+        try:
+            return ControlNetModel.from_single_file(
+                str(path), config=config_source, torch_dtype=dtype
+            )
+        except Exception as err:  # noqa: BLE001 - translated into a user message
+            raise ModelLoadError(
+                f"cannot load {path}: {describe_hub_error(config_source, err)}"
+            ) from None
+    from safetensors.torch import load_file
+
+    model = ControlNetModel.from_config(config)
+    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    if missing or unexpected:
+        raise ModelLoadError(
+            f"{path} does not match the ControlNet architecture of {config_source} "
+            f"({len(missing)} weights missing, {len(unexpected)} unexpected)"
+        )
+    return model.to(dtype)
