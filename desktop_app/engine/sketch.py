@@ -13,7 +13,6 @@ from desktop_app.engine.errors import ModelLoadError, SketchError
 
 LINEART_DETECTORS = ("canny", "hed", "pidi", "lineart")
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
-_INK_FROM_BYTES = -np.array([0.299, 0.587, 0.114], np.float32) / 255.0
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -70,12 +69,15 @@ def control_from_canvas(image01: torch.Tensor) -> torch.Tensor:
 
 
 def control_from_sketch(sketch: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-    """The same as ``control_from_canvas`` for a CPU frame already at size: numpy reads the
-    bytes once, where the torch chain costs a few milliseconds more per frame."""
-    ink = sketch.astype(np.float32) @ _INK_FROM_BYTES
-    ink += 1.0
-    h, w = ink.shape
-    return torch.from_numpy(ink).to(dtype).expand(1, 3, h, w).contiguous()
+    """The same as ``control_from_canvas`` (to within one grey level) for a CPU frame already
+    at size: OpenCV's vectorised RGB→grey reads the bytes once, several times faster than the
+    float matmul or the torch chain."""
+    import cv2
+
+    grey = cv2.cvtColor(np.ascontiguousarray(sketch), cv2.COLOR_RGB2GRAY)
+    ink = torch.from_numpy(grey).to(dtype).mul_(-1.0 / 255.0).add_(1.0)
+    h, w = grey.shape
+    return ink.expand(1, 3, h, w).contiguous()
 
 
 def lineart_from_photo(image: np.ndarray, detector: str = "canny") -> np.ndarray:
