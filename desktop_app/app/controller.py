@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from desktop_app.app import download_worker, engine_api, files
 from desktop_app.app.history import History
@@ -91,7 +91,9 @@ class Controller(QObject):
 
         self._throttle = self._timer(STROKE_INTERVAL_MS, self.request_frame)
         self._debounce = self._timer(PROMPT_DEBOUNCE_MS, self.request_frame)
-        self._autosave_timer = self._timer(AUTOSAVE_DELAY_MS, self.autosave_now)
+        self._autosave_timer = self._timer(AUTOSAVE_DELAY_MS, lambda: self.autosave_now(wait=False))
+        self._autosave_pool = QThreadPool(self)
+        self._autosave_pool.setMaxThreadCount(1)
         self._settle = self._timer(history_settle_ms, self._settle_history)
 
         worker.model_loaded.connect(self._on_model_loaded)
@@ -323,13 +325,24 @@ class Controller(QObject):
         snapshot = self.state.snapshot()
         return {key: snapshot[key] for key in SESSION_KEYS}
 
-    def autosave_now(self) -> None:
+    def autosave_now(self, wait: bool = True) -> None:
+        """Save the sketch and session; with ``wait=False`` (the timer) the PNG encoding and
+        the fsync run on a background thread, so an autosave never stalls a stroke."""
         self._autosave_timer.stop()
         if self.autosave is None:
             return
         sketch = self.sketch_source() if self.sketch_source is not None else None
+        session = self.session()
+        if wait:
+            self._autosave_pool.waitForDone()
+            self._write_autosave(sketch, session)
+        else:
+            # One thread, so saves land in the order they were taken.
+            self._autosave_pool.start(lambda: self._write_autosave(sketch, session))
+
+    def _write_autosave(self, sketch: np.ndarray | None, session: dict[str, Any]) -> None:
         try:
-            self.autosave.save(sketch, self.session())
+            self.autosave.save(sketch, session)
         except LiveCanvasError as err:
             self.status_changed.emit(f"Autosave failed: {err}")
 
