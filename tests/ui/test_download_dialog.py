@@ -177,6 +177,6 @@ def test_cpu_engine_says_what_speed_to_expect(qtbot, make_window):
     gpu = EngineInfo("sdxl-turbo", "sdxl", "cuda", "float16", "madebyollin/taesdxl")
     assert cpu_note(gpu) is None
     cpu = EngineInfo("sdxl-turbo", "sdxl", "cpu", "float32", "madebyollin/taesdxl")
-    assert "several seconds a frame with sdxl-turbo" in cpu_note(cpu)
+    assert "float32" in cpu_note(cpu) and "seconds a frame" in cpu_note(cpu)
     window._on_engine_loaded(gpu)
     assert not window.cpu_banner.isVisible()
