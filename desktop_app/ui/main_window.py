@@ -28,6 +28,7 @@ from desktop_app.ui.banner import Banner
 from desktop_app.ui.canvas import SketchCanvas
 from desktop_app.ui.controls import ControlPanel
 from desktop_app.ui.download_dialog import ModelDownloadDialog
+from desktop_app.ui.export_menu import ExportMenu
 from desktop_app.ui.filmstrip import Filmstrip
 from desktop_app.ui.image_view import ImageView
 from desktop_app.ui.theme import icon
@@ -171,6 +172,10 @@ class MainWindow(QMainWindow):
                 tools.addAction(item)
             else:
                 tools.addWidget(item)
+        self.export_menu = ExportMenu(self.controller, self)
+        self.export_action.setMenu(self.export_menu)
+        tools.addSeparator()
+        tools.addAction(self.export_action)
         self.addToolBar(tools)
         self._update_colour_icon()
 
@@ -385,6 +390,8 @@ class MainWindow(QMainWindow):
         prefs["brush_size"] = self.canvas.brush_size
         prefs["brush_colour"] = self.canvas.brush_colour.name()
         prefs["geometry"] = self.saveGeometry()
+        prefs["export_dir"] = str(self.controller.export_dir or "")
+        prefs["save_sketch"] = self.controller.save_sketch_with_export
         return prefs
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
