@@ -359,28 +359,28 @@ class MainWindow(QMainWindow):
             QApplication.clipboard().setImage(self.preview.image())
             self.statusBar().showMessage("Picture copied", 3000)
 
-    def import_image(self, path: str | None = None) -> None:
-        """Put an image file on the canvas as the background (undoable)."""
-        path = path or QFileDialog.getOpenFileName(self, "Import image", "", IMAGE_FILTER)[0]
+    def _pick_image(self, path: str | None, caption: str):
+        """The image at ``path`` (or one the user picks) as RGB, or None (reported)."""
+        path = path or QFileDialog.getOpenFileName(self, caption, "", IMAGE_FILTER)[0]
         if not path:
-            return
+            return None
         array = load_image_file(path)
         if array is None:
             self.show_error(f"Cannot read {path} as an image.")
-            return
-        self.canvas.paste_array(array)
+        return array
+
+    def import_image(self, path: str | None = None) -> None:
+        """Put an image file on the canvas as the background (undoable)."""
+        array = self._pick_image(path, "Import image")
+        if array is not None:
+            self.canvas.paste_array(array)
 
     def import_lineart(self, path: str | None = None) -> None:
         """Convert a photo to line art in the worker, then put it on the canvas."""
-        path = path or QFileDialog.getOpenFileName(self, "Photo to line art", "", IMAGE_FILTER)[0]
-        if not path:
-            return
-        array = load_image_file(path)
-        if array is None:
-            self.show_error(f"Cannot read {path} as an image.")
-            return
-        self.statusBar().showMessage("Converting the photo to line art…", 5000)
-        self.controller.import_lineart(array)
+        array = self._pick_image(path, "Photo to line art")
+        if array is not None:
+            self.statusBar().showMessage("Converting the photo to line art…", 5000)
+            self.controller.import_lineart(array)
 
     # --- closing ---------------------------------------------------------------------------
     def current_prefs(self) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,19 +9,15 @@ import sys
 import pytest
 
 
-def _missing(*modules: str) -> list[str]:
-    return [m for m in modules if importlib.util.find_spec(m) is None]
+def isolated_env(home, **extra) -> dict[str, str]:
+    """Preferences and app data in ``home``, so the test neither reads nor writes the user's."""
+    return dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(home),
+                XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"), **extra)
 
 
 @pytest.mark.timeout(300)
 def test_the_window_opens_renders_a_tiny_frame_and_exits_0(tmp_path):
-    missing = _missing("desktop_app.engine.loading", "desktop_app.commands.render",
-                       "desktop_app.commands.models", "desktop_app.commands.bench")
-    if missing:
-        pytest.skip(f"not written yet: {', '.join(missing)}")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
-               XDG_CACHE_HOME=os.environ.get("XDG_CACHE_HOME", str(tmp_path / "cache")))
+    env = isolated_env(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "desktop_app", "--model", "tiny", "--quit-after-first-frame"],
         env=env, capture_output=True, text=True, timeout=280,
@@ -33,13 +28,7 @@ def test_the_window_opens_renders_a_tiny_frame_and_exits_0(tmp_path):
 
 @pytest.mark.timeout(300)
 def test_a_missing_model_exits_1_after_showing_why(tmp_path):
-    missing = _missing("desktop_app.engine.loading", "desktop_app.commands.render",
-                       "desktop_app.commands.models", "desktop_app.commands.bench")
-    if missing:
-        pytest.skip(f"not written yet: {', '.join(missing)}")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
-               HF_HUB_OFFLINE="1")
+    env = isolated_env(tmp_path, HF_HUB_OFFLINE="1")
     done = subprocess.run(
         [sys.executable, "-m", "desktop_app", "--model", str(tmp_path / "no-such-model"),
          "--quit-after-first-frame"],
