@@ -44,7 +44,7 @@ class ModelDownloadDialog(QDialog):
         self.download_worker: DownloadWorker | None = None
         self.setModal(False)
         self.setWindowTitle(f"Download {self.preset}")
-        self.setMinimumWidth(520)
+        self.setMinimumSize(640, 300)
 
         layout = QVBoxLayout(self)
         layout.addWidget(
@@ -61,6 +61,7 @@ class ModelDownloadDialog(QDialog):
         layout.addWidget(self.size_label)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
+        self.details.setMinimumHeight(140)
         self.details.hide()
         layout.addWidget(self.details)
         self.progress = QProgressBar()
@@ -144,9 +145,9 @@ class ModelDownloadDialog(QDialog):
 
     def _show_missing(self, why: str, missing) -> None:
         command = fetch_command(self.preset)
+        how = "" if command in why else f" On a connected machine run: {command}"
         self.size_label.setText(
-            f"{why} On a connected machine run: {command} — then copy its model cache folder "
-            "(live-canvas models path) here."
+            f"{why}{how} — then copy its model cache folder (live-canvas models path) here."
         )
         self.details.setPlainText(
             "Missing files:\n"
@@ -154,6 +155,7 @@ class ModelDownloadDialog(QDialog):
             + f"\n\nOn a connected machine run:\n  {command}\n"
         )
         self.details.show()
+        self.adjustSize()  # the message arrives after the dialog was laid out
 
     # --- the download ------------------------------------------------------------------------
     def is_downloading(self) -> bool:
