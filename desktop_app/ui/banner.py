@@ -21,11 +21,9 @@ class Banner(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.label, 1)
-        self.action_button = QPushButton()
-        self.action_button.hide()
-        layout.addWidget(self.action_button)
-        self._action: Callable[[], None] | None = None
-        self.action_button.clicked.connect(self._run_action)
+        self._buttons = QHBoxLayout()
+        layout.addLayout(self._buttons)
+        self.buttons: list[QPushButton] = []
         close = QToolButton()
         close.setText("✕")
         close.setToolTip("Dismiss")
@@ -38,16 +36,15 @@ class Banner(QFrame):
     def text(self) -> str:
         return self.label.text()
 
-    def show_message(
-        self, text: str, action_text: str | None = None, action: Callable[[], None] | None = None
-    ) -> None:
+    def show_message(self, text: str, *actions: tuple[str, Callable[[], None]]) -> None:
+        """Show ``text`` with one button per (label, callback) in ``actions``."""
         self.label.setText(text)
-        self._action = action
-        self.action_button.setVisible(bool(action_text and action))
-        if action_text:
-            self.action_button.setText(action_text)
+        for button in self.buttons:
+            button.deleteLater()
+        self.buttons = []
+        for label, callback in actions:
+            button = QPushButton(label)
+            button.clicked.connect(callback)
+            self._buttons.addWidget(button)
+            self.buttons.append(button)
         self.show()
-
-    def _run_action(self) -> None:
-        if self._action is not None:
-            self._action()

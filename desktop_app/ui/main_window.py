@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -271,17 +272,18 @@ class MainWindow(QMainWindow):
         self.device_label.setText("device: –")
         self.noise_banner.hide()
         self.cpu_banner.hide()
-        action = (
-            None if self.state.preset == "tiny" else (lambda: setattr(self.state, "preset", "tiny"))
-        )
         self.load_banner.show_message(
-            f"The model did not load: {message}. You can keep sketching.",
-            "Use the tiny test model" if action else None,
-            action,
+            f"The model did not load: {message}. You can keep sketching.", *self._tiny_offer()
         )
         if self.quit_after_first_frame:
             self.exit_code = 1
             QTimer.singleShot(0, self.close)
+
+    def _tiny_offer(self) -> tuple[tuple[str, Callable[[], None]], ...]:
+        """The way out when a model cannot be had: the built-in tiny model (noise, but live)."""
+        if self.state.preset == "tiny":
+            return ()
+        return (("Use the tiny test model", lambda: setattr(self.state, "preset", "tiny")),)
 
     # --- downloads and user presets --------------------------------------------------------
     def _on_download_needed(self, check) -> None:
@@ -291,8 +293,8 @@ class MainWindow(QMainWindow):
         self.model_label.setText("model: not downloaded")
         self.load_banner.show_message(
             f"{check.preset} is not downloaded yet. You can keep sketching.",
-            "Download…",
-            lambda: self.show_download_dialog(check),
+            ("Download…", lambda: self.show_download_dialog(check)),
+            *self._tiny_offer(),
         )
         self.show_download_dialog(check)
 

@@ -147,7 +147,7 @@ def test_the_banner_reopens_a_closed_dialog(qtbot, make_window, fake):
     dialog = open_dialog(qtbot, window)
     dialog.close()
     assert not dialog.isVisible()
-    window.load_banner.action_button.click()
+    window.load_banner.buttons[0].click()
     assert window.download_dialog is dialog and dialog.isVisible()
 
 
@@ -180,3 +180,14 @@ def test_cpu_engine_says_what_speed_to_expect(qtbot, make_window):
     assert "float32" in cpu_note(cpu) and "seconds a frame" in cpu_note(cpu)
     window._on_engine_loaded(gpu)
     assert not window.cpu_banner.isVisible()
+
+
+def test_a_missing_model_also_offers_the_tiny_model(qtbot, make_window, fake):
+    window, loads = sd_turbo_window(make_window)
+    dialog = open_dialog(qtbot, window)
+    labels = [b.text() for b in window.load_banner.buttons]
+    assert labels == ["Download…", "Use the tiny test model"]
+    window.load_banner.buttons[1].click()
+    assert window.state.preset == "tiny"
+    qtbot.waitUntil(lambda: "tiny" in loads, timeout=5000)
+    assert dialog.shutdown()
