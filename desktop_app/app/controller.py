@@ -8,7 +8,7 @@ worker jobs (model work never runs on the UI thread), and autosaves the session.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ STROKE_INTERVAL_MS = 100
 PROMPT_DEBOUNCE_MS = 150
 AUTOSAVE_DELAY_MS = 3000
 HISTORY_SETTLE_MS = 700
+KEPT_SKETCHES = 40  # sketches of shown results, for exporting one beside its picture
 
 SESSION_KEYS = ("prompt", "mode", "control_scale", "strength", "seed", "seed_locked", "steps")
 
@@ -80,6 +81,9 @@ class Controller(QObject):
         self.engine_info: EngineInfo | None = None
         self.load_error: str | None = None
         self.current: FrameResult | None = None
+        self._settling: FrameResult | None = None
+        self._sent_sketches: dict[int, np.ndarray] = {}
+        self._result_sketches: OrderedDict[int, np.ndarray] = OrderedDict()
         self._next_id = 0
         self._shown_id = -1
         self._in_stroke = False
@@ -205,6 +209,9 @@ class Controller(QObject):
         if request is None:
             return None
         self.worker.submit(request, force=force)
+        self._sent_sketches[request.request_id] = request.sketch
+        if len(self._sent_sketches) > KEPT_SKETCHES:  # no result for a while (model failing)
+            del self._sent_sketches[min(self._sent_sketches)]
         return request.request_id
 
     def generate(self) -> int | None:
@@ -216,6 +223,8 @@ class Controller(QObject):
         if result.request_id <= self._shown_id:
             return  # older than what is on screen
         self._shown_id = result.request_id
+        self._settling = result
+        self._keep_sketch(result.request_id)
         self.show_result(result)
         self._arrivals.append(time.monotonic())
         fps = 0.0
@@ -230,8 +239,10 @@ class Controller(QObject):
         self.result_shown.emit(result)
 
     def _settle_history(self) -> None:
-        if self.current is not None:
-            self.history.add(self.current)
+        # The newest rendered frame, even if a thumbnail is on screen meanwhile.
+        if self._settling is not None:
+            self.history.add(self._settling)
+            self._settling = None
 
     def _on_failed(self, request_id: int, message: str) -> None:
         if self.load_error is not None:
@@ -265,17 +276,19 @@ class Controller(QObject):
         if result is None:
             self.export_failed.emit("There is no generated image to export yet.")
             return None
-        directory = Path(self.export_dir) if self.export_dir else None
-        if directory is None:
-            from desktop_app.app.settings import default_export_dir
-
-            directory = default_export_dir()
+        directory = self.export_folder()
         sketch = None
-        if self.save_sketch_with_export and self.sketch_source is not None:
-            sketch = self.sketch_source()
+        if self.save_sketch_with_export:
+            # The sketch that made this picture, not the canvas as it is now.
+            sketch = self._result_sketches.get(result.request_id)
+            if sketch is None and self.sketch_source is not None:
+                sketch = self.sketch_source()
 
         def job(engine: Any) -> str:
-            image = engine.export_image(result) if engine is not None else result.image
+            # A picture from before a model switch is decoded by neither model's VAE: its
+            # latents belong to the old one, so it is exported as it was shown.
+            same_model = engine is not None and result.params.model == engine.info.model
+            image = engine.export_image(result) if same_model else result.image
             files.ensure_dir(directory)
             path = files.export_path(directory, result.params.seed)
             engine_api.save_png(path, image, result.params)
@@ -286,6 +299,22 @@ class Controller(QObject):
         job_id = self.worker.submit_job(job)
         self._jobs[job_id] = ("export", None)
         return job_id
+
+    def export_folder(self) -> Path:
+        if self.export_dir:
+            return Path(self.export_dir)
+        from desktop_app.app.settings import default_export_dir
+
+        return default_export_dir()
+
+    def _keep_sketch(self, request_id: int) -> None:
+        """Move the sketch of a shown result from the in-flight table to the kept ones."""
+        for rid in [r for r in self._sent_sketches if r <= request_id]:
+            sketch = self._sent_sketches.pop(rid)
+            if rid == request_id:
+                self._result_sketches[rid] = sketch
+        while len(self._result_sketches) > KEPT_SKETCHES:
+            self._result_sketches.popitem(last=False)
 
     def import_lineart(self, photo: np.ndarray) -> int:
         job_id = self.worker.submit_job(lambda _engine: engine_api.lineart_from_photo(photo))
@@ -356,9 +385,14 @@ class Controller(QObject):
             timer.stop()
         return sketch
 
-    def shutdown(self, timeout_ms: int = 2000) -> bool:
-        """Autosave, then stop the worker; True when its thread ended in time."""
+    def shutdown(self, timeout_ms: int = 2000, export_timeout_ms: int = 120_000) -> bool:
+        """Autosave, then stop the worker; True when its thread ended in time. An export the
+        user asked for still finishes first (the full-quality decode can take a while on a
+        CPU): quitting must not silently drop a picture they chose to keep."""
         for timer in (self._throttle, self._debounce, self._settle):
             timer.stop()
         self.autosave_now()
-        return self.worker.stop(timeout_ms)
+        exporting = any(kind == "export" for kind, _ in self._jobs.values())
+        if exporting:
+            self.status_changed.emit("Finishing the export before closing…")
+        return self.worker.stop(export_timeout_ms if exporting else timeout_ms)

@@ -89,7 +89,8 @@ class RenderWorker(QThread):
             self._abort = True
             self._pending = None
             self._pending_load = None
-            self._jobs.clear()
+            # Queued jobs (an export asked for just before quitting) still run: the render in
+            # flight is cancelled, the jobs are short, and a picture the user saved is kept.
             self._condition.wakeOne()
         if not self.isRunning():
             return True
@@ -110,7 +111,7 @@ class RenderWorker(QThread):
             try:
                 while not (self._abort or self._pending_load or self._jobs or self._pending):
                     self._condition.wait(self._mutex)
-                if self._abort:
+                if self._abort and not self._jobs:
                     return
                 load, job, pending = None, None, None
                 if self._pending_load is not None:

@@ -111,6 +111,9 @@ class SketchCanvas(ImageView):
         self.content_changed.emit(False)
 
     def _replace_all(self, after: QImage, text: str) -> None:
+        # An import can land mid-stroke (line art arrives from the worker): close the stroke
+        # first, so each undo step restores exactly what it changed.
+        self.end_stroke()
         rect = self._image.rect()
         self.undo_stack.push(PatchCommand(self, rect, self._image.copy(), after, text))
 

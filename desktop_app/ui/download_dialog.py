@@ -231,7 +231,7 @@ class ModelDownloadDialog(QDialog):
             self.deleteLater()
 
     def _delete_when_idle(self) -> None:
-        if all(w.wait(1000) for w in self._threads()):
+        if not any(w.isRunning() for w in self._threads()):
             self.deleteLater()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

@@ -7,7 +7,6 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from desktop_app.app.controller import Controller
-from desktop_app.app.settings import default_export_dir
 
 
 class ExportMenu(QMenu):
@@ -25,11 +24,7 @@ class ExportMenu(QMenu):
         self._show_folder()
 
     def folder(self) -> Path:
-        return (
-            Path(self.controller.export_dir)
-            if self.controller.export_dir
-            else (default_export_dir())
-        )
+        return self.controller.export_folder()
 
     def _set_save_sketch(self, on: bool) -> None:
         self.controller.save_sketch_with_export = on

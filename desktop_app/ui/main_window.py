@@ -121,8 +121,12 @@ class MainWindow(QMainWindow):
         self.brush_action.setChecked(True)
         smaller = self._action("Smaller brush", lambda: self._resize_brush(-1), "[")
         bigger = self._action("Bigger brush", lambda: self._resize_brush(+1), "]")
-        self.undo_action = self._action("Undo", stack.undo, "Ctrl+Z", "undo")
-        self.redo_action = self._action("Redo", stack.redo, "Ctrl+Shift+Z", "redo")
+        self.undo_action = self._action(
+            "Undo", lambda: (canvas.end_stroke(), stack.undo()), "Ctrl+Z", "undo"
+        )
+        self.redo_action = self._action(
+            "Redo", lambda: (canvas.end_stroke(), stack.redo()), "Ctrl+Shift+Z", "redo"
+        )
         stack.canUndoChanged.connect(self.undo_action.setEnabled)
         stack.canRedoChanged.connect(self.redo_action.setEnabled)
         self.undo_action.setEnabled(False)
@@ -308,8 +312,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _on_downloaded(self, result) -> None:
-        self.load_banner.hide()
         if self.state.preset == result.preset:  # the user may have moved on meanwhile
+            self.load_banner.hide()
             self.controller.load_model(result.preset, check_cache=False)
 
     def new_user_preset(self) -> UserPresetDialog:
