@@ -73,25 +73,41 @@ def test_noise_is_fixed_per_seed_and_size(engine):
     assert not torch.equal(engine.noise(5, 512), engine.noise(6, 512))
 
 
-@pytest.mark.parametrize(
-    "steps,strength,schedule_length",
-    [(1, 0.3, 4), (1, 0.5, 2), (2, 0.5, 4), (3, 0.7, 5), (1, 1.0, 1)],
-)
-def test_img2img_schedule_matches_diffusers_meaning(engine, steps, strength, schedule_length):
-    """At least one step always runs (steps × strength ≥ 1), and the steps are the ones that
-    diffusers' img2img runs for this strength on the shortest schedule that allows it."""
+@pytest.mark.parametrize("steps", [1, 2, 3, 4])
+def test_full_strength_is_the_schedulers_own_trailing_schedule(engine, steps):
     from diffusers import EulerDiscreteScheduler
 
-    sched = engine.schedule(steps, strength)
-    assert len(sched.timesteps) == steps and sched.sigmas[-1] == 0
-    total = schedule_length
+    reference = EulerDiscreteScheduler.from_config(engine._scheduler.config)
+    reference.set_timesteps(steps)
+    for strength in (None, 1.0):
+        sched = engine.schedule(steps, strength)
+        assert [float(t) for t in sched.timesteps] == pytest.approx(
+            [float(t) for t in reference.timesteps]
+        )
+        assert sched.sigmas == pytest.approx([float(s) for s in reference.sigmas], rel=1e-4)
+
+
+@pytest.mark.parametrize("steps,strength", [(1, 0.5), (2, 0.5), (4, 0.25)])
+def test_strength_starts_where_diffusers_img2img_would(engine, steps, strength):
+    """diffusers' img2img at N steps and strength s runs the last s*N steps of the N-step
+    trailing schedule; where s*N is whole, the engine runs exactly those."""
+    from diffusers import EulerDiscreteScheduler
+
+    total = round(steps / strength)
     reference = EulerDiscreteScheduler.from_config(engine._scheduler.config)
     reference.set_timesteps(total)
-    init_timestep = min(int(total * strength), total)
-    expected = reference.timesteps[total - init_timestep :]
-    assert [float(t) for t in sched.timesteps] == [float(t) for t in expected]
-    txt2img = engine.schedule(steps, None)
-    assert sched.sigmas[0] <= txt2img.sigmas[0]
+    sched = engine.schedule(steps, strength)
+    assert [float(t) for t in sched.timesteps] == pytest.approx(
+        [float(t) for t in reference.timesteps[total - steps :]]
+    )
+
+
+def test_every_strength_has_its_own_noise_level(engine):
+    """At one step, a grid of whole schedules would give 0.5-0.99 the same start."""
+    levels = [engine.schedule(1, s).sigmas[0] for s in (0.3, 0.5, 0.6, 0.75, 0.9, 0.99, 1.0)]
+    assert levels == sorted(levels) and len(set(levels)) == len(levels)
+    tiny = engine.schedule(1, 0.0001)
+    assert float(tiny.timesteps[0]) >= 0 and tiny.sigmas[-1] == 0
 
 
 def test_more_steps_run_more_denoising(engine, sketch):

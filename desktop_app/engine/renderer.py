@@ -10,6 +10,7 @@ that no step needs the host to look at device values.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 from collections import OrderedDict
@@ -39,6 +40,7 @@ from desktop_app.engine.types import (
 )
 
 _NOISE_CACHE_SIZE = 4
+_SCHEDULE_CACHE_SIZE = 64  # one per (steps, strength) slider position in use
 OPTIMISING = "optimising for this device: the first start takes a minute or two"
 
 
@@ -81,6 +83,8 @@ class Engine:
         config = dict(parts.scheduler_config, timestep_spacing="trailing")
         self._scheduler = EulerDiscreteScheduler.from_config(config)
         self._v_prediction = self._scheduler.config.prediction_type == "v_prediction"
+        alphas = self._scheduler.alphas_cumprod.double().numpy()
+        self._sigma_table = ((1 - alphas) / alphas) ** 0.5  # noise level of each train timestep
         self._noise: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
         self._schedules: dict[tuple[int, float | None], Schedule] = {}
         self._time_ids: dict[int, torch.Tensor] = {}
@@ -151,28 +155,41 @@ class Engine:
         if key not in self._noise:
             gen = torch.Generator("cpu").manual_seed(seed)
             shape = (1, 4, size // 8, size // 8)
-            self._noise[key] = torch.randn(shape, generator=gen).to(self.device, self.dtype)
+            # fp32: the sampler's arithmetic stays in fp32, as diffusers' schedulers keep it;
+            # in fp16, sigma * noise at sigma ~ 14.6 would lose the detail the model adds.
+            self._noise[key] = torch.randn(shape, generator=gen).to(self.device)
             while len(self._noise) > _NOISE_CACHE_SIZE:
                 self._noise.popitem(last=False)
         return self._noise[key]
 
     def schedule(self, steps: int, strength: float | None) -> Schedule:
-        """``steps`` denoising steps; for img2img, starting where diffusers would for this
-        strength, on the shortest schedule that gives at least one step (steps×strength ≥ 1)."""
+        """``steps`` denoising steps from noise level ``strength`` (1 or None: pure noise).
+
+        diffusers' img2img meaning of strength (start ``strength`` of the way up the noise
+        schedule) on evenly spaced "trailing" timesteps, as the turbo models are distilled
+        for. Unlike picking a start index on a discrete N-step schedule, every strength gets
+        its own start: at one step that grid would put all of 0.5–0.99 at t=499, and the
+        strength slider would do nothing over half its range. At strength 1 this is exactly
+        the scheduler's own trailing schedule.
+        """
         key = (steps, strength)
         if key not in self._schedules:
-            total = steps
-            if strength is not None:
-                while min(int(total * strength), total) < steps:
-                    total += 1
-            self._scheduler.set_timesteps(total)
-            start = total - steps
-            timesteps = self._scheduler.timesteps[start:]
-            sigmas = self._scheduler.sigmas[start:]
+            level = 1.0 if strength is None else strength
+            train_steps = len(self._sigma_table)
+            # At least one timestep apart per step, and never below t=0.
+            top = max(level * train_steps, steps)
+            # Rounded as diffusers' trailing spacing rounds its own grid.
+            timesteps = np.round(top * np.arange(steps, 0, -1) / steps) - 1
+            sigmas = np.interp(timesteps, np.arange(train_steps), self._sigma_table)
             self._schedules[key] = Schedule(
-                timesteps=tuple(t.to(self.device, torch.float32) for t in timesteps),
-                sigmas=tuple(float(s) for s in sigmas),
+                timesteps=tuple(
+                    torch.tensor(float(t), dtype=torch.float32, device=self.device)
+                    for t in timesteps
+                ),
+                sigmas=(*(float(s) for s in sigmas), 0.0),
             )
+            while len(self._schedules) > _SCHEDULE_CACHE_SIZE:
+                self._schedules.pop(next(iter(self._schedules)))
         return self._schedules[key]
 
     def _added_cond(self, pooled: torch.Tensor | None, size: int) -> dict | None:
@@ -192,13 +209,19 @@ class Engine:
     ) -> FrameResult:
         """``should_cancel`` is polled between model forwards, so a closing window need not
         wait for a whole frame on a slow device."""
-        try:
+        with self._out_of_memory_says_so(request.size):
             return self._render(request, should_cancel or _never)
+
+    @contextlib.contextmanager
+    def _out_of_memory_says_so(self, size: int):
+        """CUDA raises OutOfMemoryError; the CPU and MPS allocators a RuntimeError."""
+        try:
+            yield
         except torch.OutOfMemoryError:
-            raise DeviceOutOfMemoryError(self._oom_message(request.size)) from None
+            raise DeviceOutOfMemoryError(self._oom_message(size)) from None
         except RuntimeError as err:
             if "allocate" in str(err) and "memory" in str(err):
-                raise DeviceOutOfMemoryError(self._oom_message(request.size)) from None
+                raise DeviceOutOfMemoryError(self._oom_message(size)) from None
             raise
 
     def _oom_message(self, size: int) -> str:
@@ -234,7 +257,7 @@ class Engine:
         if colour:
             # The tiny encoder leaves its latents channels-last; compiled graphs are
             # specialised on strides, so both modes hand the UNet one layout and share a graph.
-            latents = (self.encode_image(image01) + noise * sched.sigmas[0]).contiguous()
+            latents = (self.encode_image(image01).float() + noise * sched.sigmas[0]).contiguous()
         else:
             latents = noise * sched.sigmas[0]
         preprocess_ms = clock.lap()
@@ -253,7 +276,7 @@ class Engine:
         for i, t in enumerate(sched.timesteps):
             _check(should_cancel)
             sigma, sigma_next = sched.sigmas[i], sched.sigmas[i + 1]
-            model_in = latents / math.sqrt(sigma * sigma + 1.0)
+            model_in = (latents / math.sqrt(sigma * sigma + 1.0)).to(self.dtype)
             residuals = {}
             if req.control_scale > 0 or self.compiled:
                 down, mid = self.parts.controlnet(
@@ -276,12 +299,15 @@ class Engine:
                 added_cond_kwargs=added,
                 return_dict=False,
                 **residuals,
-            )[0]
+            )[0].float()
             if self._v_prediction:
                 denoised = out * (-sigma / math.sqrt(sigma**2 + 1)) + latents / (sigma**2 + 1)
             else:
                 denoised = latents - sigma * out
             # Euler: move along the straight line from x to its estimate; at sigma 0 it lands.
+            # (The turbo configs name the ancestral variant, which re-noises between steps with
+            # fresh random numbers; the deterministic one keeps a sketch's frames from
+            # flickering. At one step, the default, the two are the same.)
             latents = denoised + (latents - denoised) * (sigma_next / sigma)
         denoise_ms = clock.lap()
 
@@ -329,7 +355,7 @@ class Engine:
 
     def _decode_preview(self, latents: torch.Tensor) -> torch.Tensor:
         if self.parts.tae is not None:
-            return self.parts.tae.decode(latents).sample
+            return self.parts.tae.decode(latents.to(self.dtype)).sample
         return self._decode_full(latents)
 
     def _decode_full(self, latents: torch.Tensor) -> torch.Tensor:
@@ -341,10 +367,8 @@ class Engine:
         """The frame again, decoded by the full VAE from its stored latents (no UNet rerun)."""
         if result.latents is None:
             return result.image
-        try:
+        with self._out_of_memory_says_so(result.params.size):
             return to_uint8(self._decode_full(result.latents.to(self.device)))
-        except torch.OutOfMemoryError:
-            raise DeviceOutOfMemoryError(self._oom_message(result.params.size)) from None
 
 
 def _never() -> bool:
