@@ -189,3 +189,11 @@ def test_unexpected_errors_are_one_line(capsys, tmp_path, sketch_file, tiny_fold
 def test_missing_required_arguments(capsys, sketch_file):
     code, _, err = run_cli(capsys, "render", sketch_file)
     assert code == 2 and "the following arguments are required: --prompt, --out" in err
+
+
+def test_written_png_has_the_usual_permissions(capsys, tmp_path, sketch_file, tiny_folder):
+    out = tmp_path / "o.png"
+    assert run_cli(capsys, *render_args(sketch_file, out, tiny_folder))[0] == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

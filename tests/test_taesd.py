@@ -76,3 +76,20 @@ def test_missing_and_unrelated_paths(tmp_path):
         load_tiny_autoencoder(tmp_path / "nope")
     with pytest.raises(ModelLoadError, match="holds no tiny autoencoder"):
         load_tiny_autoencoder(tmp_path)
+
+
+def test_decoder_of_another_shape_is_refused_by_name(tmp_path):
+    """Same key names, other shapes: a 16-channel (TAESD3-style) decoder."""
+    from diffusers import AutoencoderTiny
+    from safetensors.torch import save_file
+
+    wide = AutoencoderTiny(latent_channels=16).state_dict()
+    raw = {
+        f"{int(key.split('.')[2]) + 1}.{key.split('.', 3)[3]}": value.contiguous()
+        for key, value in wide.items()
+        if key.startswith("decoder.layers.")
+    }
+    bad = tmp_path / "taesd3_decoder.safetensors"
+    save_file(raw, str(bad))
+    with pytest.raises(ModelLoadError, match="taesd3_decoder.safetensors does not fit"):
+        load_tiny_autoencoder(bad)

@@ -49,6 +49,10 @@ def pick_placement(device: str | None = None, dtype: str | None = None) -> Place
         ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InvalidRequestError("--device cuda was asked for, but no CUDA GPU is available")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise InvalidRequestError(
+            f"there is no {dev}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+        )
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise InvalidRequestError("--device mps was asked for, but Apple MPS is not available")
     if dtype is None:
@@ -64,8 +68,9 @@ def pick_placement(device: str | None = None, dtype: str | None = None) -> Place
 
 def configure_cpu_threads() -> None:
     """Leave one core to the UI thread: a busy event loop is what makes painting feel slow."""
-    if os.environ.get("LIVE_CANVAS_THREADS"):
-        torch.set_num_threads(max(1, int(os.environ["LIVE_CANVAS_THREADS"])))
+    wanted = os.environ.get("LIVE_CANVAS_THREADS", "")
+    if wanted.isdigit() and int(wanted) > 0:
+        torch.set_num_threads(int(wanted))
         return
     cores = os.cpu_count() or 1
     if cores > 2:

@@ -264,6 +264,11 @@ def _download_failure(f: HubFile, cache: Path, err: BaseException) -> BaseExcept
             f"download of {f.repo}/{f.path} stopped ({first}); run the download again "
             "to continue where it stopped"
         )
+    if isinstance(err, OSError):  # a read-only or locked cache folder
+        return ModelLoadError(
+            f"cannot write to the model cache {cache}: {err.strerror or err}; "
+            "set HF_HOME to a writable folder"
+        )
     return err
 
 

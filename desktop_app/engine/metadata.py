@@ -17,6 +17,9 @@ from PIL.PngImagePlugin import PngInfo
 from desktop_app.engine.errors import OutputError
 from desktop_app.engine.types import GenerationParams
 
+_UMASK = os.umask(0)  # reading the umask means setting it; put it straight back
+os.umask(_UMASK)
+
 
 def parameters_text(params: GenerationParams) -> str:
     """A1111's layout: the prompt, then one line of ``Key: value`` pairs."""
@@ -62,6 +65,8 @@ def write_atomically(path: str | Path, write) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file private (0600); a saved picture gets the usual permissions.
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
         os.replace(tmp_name, path)
         tmp_name = None
     except OSError as err:

@@ -114,13 +114,16 @@ def load_controlnet_file(
             raise ModelLoadError(
                 f"cannot load {path}: {describe_hub_error(config_source, err)}"
             ) from None
+    from accelerate import init_empty_weights
     from safetensors.torch import load_file
 
-    model = ControlNetModel.from_config(config)
-    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
-    if missing or unexpected:
+    with init_empty_weights():  # the file's tensors become the weights: no random init first
+        model = ControlNetModel.from_config(config)
+    try:
+        model.load_state_dict(load_file(str(path)), strict=True, assign=True)
+    except RuntimeError as err:
         raise ModelLoadError(
-            f"{path} does not match the ControlNet architecture of {config_source} "
-            f"({len(missing)} weights missing, {len(unexpected)} unexpected)"
-        )
+            f"{path} does not match the ControlNet architecture of {config_source}: "
+            f"{str(err).splitlines()[0]}"
+        ) from None
     return model.to(dtype)

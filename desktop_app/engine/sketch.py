@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from desktop_app.engine.errors import ModelLoadError, SketchError
 
@@ -25,6 +25,7 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
+            img = ImageOps.exif_transpose(img)  # a phone photo of a paper sketch, upright
             if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
                 rgba = img.convert("RGBA")
                 paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -32,6 +33,8 @@ def read_image(path: str | Path) -> np.ndarray:
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     except UnidentifiedImageError:
         raise SketchError(f"{path} is not an image file Live Canvas can read") from None
+    except Image.DecompressionBombError:
+        raise SketchError(f"{path} is too large an image to open safely") from None
     except PermissionError:
         raise SketchError(f"cannot read {path}: permission denied") from None
     except (OSError, ValueError) as err:

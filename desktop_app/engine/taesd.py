@@ -33,6 +33,8 @@ def raw_to_diffusers_keys(encoder: dict | None, decoder: dict | None) -> dict[st
         state[f"encoder.layers.{key}"] = value
     for key, value in (decoder or {}).items():
         index, _, rest = key.partition(".")
+        if not index.isdigit():
+            raise ModelLoadError(f"unexpected key {key!r}: not the raw TAESD decoder layout")
         state[f"decoder.layers.{int(index) - 1}.{rest}"] = value
     return state
 
@@ -82,7 +84,13 @@ def load_tiny_autoencoder(path: str | Path, dtype: torch.dtype = torch.float32) 
         wanted = {k for k in wanted if not k.startswith("encoder.")}
     if set(state) != wanted:
         raise ModelLoadError(f"{decoder_file} does not have the TAESD layout (unexpected keys)")
-    model.load_state_dict(state, strict=encoder_file is not None)
+    try:
+        model.load_state_dict(state, strict=encoder_file is not None)
+    except RuntimeError as err:  # same names, other shapes: e.g. a 16-channel TAESD3 decoder
+        raise ModelLoadError(
+            f"{decoder_file} does not fit the SD/SDXL tiny autoencoder: "
+            f"{str(err).splitlines()[-1].strip()}"
+        ) from None
     if encoder_file is None:
         model.encoder = None  # colour mode will say it needs the encoder file
     return model.to(dtype).eval()
