@@ -14,7 +14,7 @@ from pathlib import Path
 
 from desktop_app.engine.errors import ModelLoadError
 from desktop_app.engine.hub_errors import describe_hub_error, download_hint, hub_is_offline
-from desktop_app.engine.presets import PRESETS, Preset
+from desktop_app.engine.presets import Preset, get_preset
 
 VARIANTS = ("fp16", "full")
 
@@ -222,14 +222,7 @@ def check_variant(variant: str) -> None:
 
 
 def as_preset(preset: str | Preset) -> Preset:
-    if isinstance(preset, Preset):
-        return preset
-    if preset not in PRESETS:
-        raise ModelLoadError(
-            f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)} "
-            "(live-canvas models list shows them)"
-        )
-    return PRESETS[preset]
+    return preset if isinstance(preset, Preset) else get_preset(preset)
 
 
 # --- what is in the cache (never touches the network) ----------------------------------------

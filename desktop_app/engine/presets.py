@@ -100,8 +100,8 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise ModelLoadError(
-            f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}, "
-            "a Hugging Face hub id, a model folder or a .safetensors file"
+            f"unknown preset {name!r}; choose one of {', '.join(PRESETS)} "
+            "(live-canvas models list shows them)"
         ) from None
 
 
