@@ -195,6 +195,12 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c, canvas = self.controller, self.canvas
+        # Preferences are saved a few seconds after a change too, not only on a clean close:
+        # a crash or a killed session keeps the brush, sliders and model.
+        self._prefs_timer = QTimer(self, singleShot=True, interval=3000)
+        self._prefs_timer.timeout.connect(self.save_prefs)
+        self.state.changed.connect(self._prefs_timer.start)
+        canvas.brush_changed.connect(self._prefs_timer.start)
         canvas.content_changed.connect(c.sketch_changed)
         canvas.image_dropped.connect(self.import_image)
         c.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -403,6 +409,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         downloads_stopped = self.download_dialog is None or self.download_dialog.shutdown()
         self.worker_stopped = self.controller.shutdown(2000) and downloads_stopped
+        self.save_prefs()
+        event.accept()
+
+    def save_prefs(self) -> None:
+        self._prefs_timer.stop()
         if self.qsettings is not None:
             write_settings(self.current_prefs(), self.qsettings)
-        event.accept()

@@ -219,3 +219,14 @@ def test_shortcuts_are_wired(qtbot, make_window):
     size = window.canvas.brush_size
     [a for a in window.actions() if a.text() == "Bigger brush"][0].trigger()
     assert window.canvas.brush_size > size and window.size_box.value() == window.canvas.brush_size
+
+
+def test_preferences_are_saved_soon_after_a_change_not_only_at_close(
+    qtbot, make_window, qsettings
+):
+    window = make_window(FakeEngine())
+    window.state.control_scale = 1.4
+    window._prefs_timer.setInterval(50)
+    window._prefs_timer.start()
+    qtbot.waitUntil(lambda: qsettings.value("control_scale") is not None, timeout=3000)
+    assert float(qsettings.value("control_scale")) == 1.4
