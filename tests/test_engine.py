@@ -215,3 +215,20 @@ def test_uint8_conversion_rounds_like_the_device_path():
     got = to_uint8(decoded.contiguous(memory_format=torch.channels_last))
     assert got.shape == (64, 64, 3) and got.flags.c_contiguous
     assert np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_stage_clock_reports_each_stage(engine, sketch):
+    import time
+
+    from desktop_app.engine.device import StageClock
+
+    clock = StageClock(torch.device("cpu"))
+    time.sleep(0.02)
+    clock.lap()
+    clock.lap()
+    first, second = clock.laps_ms()
+    assert first >= 19 and 0 <= second < first
+    timings = render(engine, sketch).timings
+    parts = (timings.preprocess_ms, timings.text_encode_ms, timings.denoise_ms,
+             timings.decode_ms, timings.convert_ms)
+    assert timings.total_ms == pytest.approx(sum(parts))

@@ -78,24 +78,29 @@ def configure_cpu_threads() -> None:
 
 
 class StageClock:
-    """Wall-clock milliseconds between marks; synchronises the device only on CUDA, where
-    kernels run asynchronously, so timing does not add syncs anywhere else."""
+    """Milliseconds per stage of a frame. On CUDA, kernels run asynchronously, so the clock
+    records events in the stream and reads them once, after the frame's final copy to the
+    host (which waits for the GPU anyway): timing adds no synchronisation inside the frame.
+    Elsewhere it is wall-clock time."""
 
     def __init__(self, device: torch.device):
-        self._sync = device.type == "cuda"
-        self._last = self._now()
-        self.start = self._last
+        self._cuda = device.type == "cuda"
+        self._marks = [self._mark()]
 
-    def _now(self) -> float:
-        if self._sync:
-            torch.cuda.synchronize()
+    def _mark(self):
+        if self._cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
         return time.perf_counter()
 
-    def lap(self) -> float:
-        now = self._now()
-        elapsed = (now - self._last) * 1000.0
-        self._last = now
-        return elapsed
+    def lap(self) -> None:
+        """End the current stage and start the next."""
+        self._marks.append(self._mark())
 
-    def total(self) -> float:
-        return (self._last - self.start) * 1000.0
+    def laps_ms(self) -> list[float]:
+        pairs = zip(self._marks, self._marks[1:], strict=False)  # consecutive marks
+        if self._cuda:
+            self._marks[-1].synchronize()
+            return [start.elapsed_time(end) for start, end in pairs]
+        return [(end - start) * 1000.0 for start, end in pairs]

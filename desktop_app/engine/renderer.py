@@ -260,10 +260,10 @@ class Engine:
             latents = (self.encode_image(image01).float() + noise * sched.sigmas[0]).contiguous()
         else:
             latents = noise * sched.sigmas[0]
-        preprocess_ms = clock.lap()
+        clock.lap()  # preprocess
 
         text = self.prompts.encode(req.prompt)
-        text_ms = clock.lap()
+        clock.lap()  # text encode
 
         added = self._added_cond(text.pooled, req.size)
         scale = req.control_scale
@@ -309,13 +309,14 @@ class Engine:
             # fresh random numbers; the deterministic one keeps a sketch's frames from
             # flickering. At one step, the default, the two are the same.)
             latents = denoised + (latents - denoised) * (sigma_next / sigma)
-        denoise_ms = clock.lap()
+        clock.lap()  # denoise
 
         _check(should_cancel)
         decoded = self._decode_preview(latents)
-        decode_ms = clock.lap()
+        clock.lap()  # decode
         image = to_uint8(decoded)
-        convert_ms = clock.lap()
+        clock.lap()  # convert
+        preprocess_ms, text_ms, denoise_ms, decode_ms, convert_ms = clock.laps_ms()
 
         params = GenerationParams(
             prompt=req.prompt,
@@ -333,7 +334,7 @@ class Engine:
             denoise_ms=denoise_ms,
             decode_ms=decode_ms,
             convert_ms=convert_ms,
-            total_ms=clock.total(),
+            total_ms=preprocess_ms + text_ms + denoise_ms + decode_ms + convert_ms,
         )
         return FrameResult(
             image=image,

@@ -3,6 +3,7 @@ turning a canvas into ControlNet conditioning, and turning a photo into line art
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -64,10 +65,17 @@ def resize_on_device(image: torch.Tensor, size: int) -> torch.Tensor:
     ).to(image.dtype)
 
 
+@functools.lru_cache(maxsize=8)
+def _luma_on(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Uploaded once: a host-to-device copy inside the frame would be a synchronisation."""
+    return _LUMA.to(device, dtype)
+
+
 def control_from_canvas(image01: torch.Tensor) -> torch.Tensor:
     """Scribble ControlNets are trained on white lines on black; the canvas is dark on white.
     Ink is darkness (1 - luma), so a blue or red stroke is a line as much as a black one."""
-    luma = torch.tensordot(_LUMA.to(image01), image01, dims=([0], [1])).unsqueeze(1)
+    luma = torch.tensordot(_luma_on(image01.device, image01.dtype), image01, dims=([0], [1]))
+    luma = luma.unsqueeze(1)
     return (1.0 - luma).expand(-1, 3, -1, -1).contiguous()
 
 
