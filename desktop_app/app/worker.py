@@ -150,12 +150,18 @@ class RenderWorker(QThread):
             return
         except Exception as err:  # noqa: BLE001 - every failure is shown, the thread lives on
             self._load_error = f"the model did not load: {user_message(err)}"
-            if not self._abort:
+            if not (self._abort or self._superseded()):
                 self.load_failed.emit(user_message(err))
             return
         self._engine = engine
-        if not self._abort:
+        if not (self._abort or self._superseded()):
             self.model_loaded.emit(engine.info)
+
+    def _superseded(self) -> bool:
+        """Another model was chosen while this one loaded: its news would be stale, and the
+        next turn of the loop loads the newer choice."""
+        with QMutexLocker(self._mutex):
+            return self._pending_load is not None
 
     def _render(self, request: RenderRequest, force: bool) -> None:
         if not force and request.same_inputs(self._last):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -175,3 +176,24 @@ def test_jobs_run_in_the_worker_thread(qtbot, rig):
     with qtbot.waitSignal(worker.job_failed, timeout=5000) as failed:
         worker.submit_job(lambda engine: 1 / 0)
     assert "ZeroDivisionError" in failed.args[1]
+
+
+def test_a_model_chosen_during_a_load_is_the_one_reported(qtbot):
+    release = threading.Event()
+
+    def loader(model, device=None, progress=None):
+        if model == "first":
+            release.wait(5)
+        return FakeEngine(model=model)
+
+    worker = RenderWorker(loader)
+    loaded = []
+    worker.model_loaded.connect(lambda info: loaded.append(info.model))
+    worker.load_model("first")
+    qtbot.wait(100)
+    worker.load_model("second")
+    release.set()
+    qtbot.waitUntil(lambda: loaded == ["second"], timeout=5000)
+    qtbot.wait(200)
+    assert loaded == ["second"]
+    assert worker.stop()
