@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"loaded: {loaded['ok'].describe()}", flush=True)
     worker = window.controller.worker
-    start_count = len(worker.rendered_ids)
+    start_count = worker.rendered_count
 
     canvas = window.canvas
     rect = canvas.image_rect()
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     app.exec()
     ticker.stop()
     stroker.stop()
-    frames = len(worker.rendered_ids) - start_count
+    frames = worker.rendered_count - start_count
     window.close()
 
     stalls = np.maximum(np.array(gaps[1:]) - 1.0, 0.0)

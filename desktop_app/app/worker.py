@@ -61,7 +61,7 @@ class RenderWorker(QThread):
         self._engine: Any = None
         self._load_error = "no model is loaded yet"
         self._last: RenderRequest | None = None
-        self.rendered_ids: list[int] = []  # request ids actually rendered (for tests, stats)
+        self.rendered_count = 0  # frames actually rendered (for benchmarks)
 
     # --- called from the UI thread -------------------------------------------------------
     def load_model(self, model: str, device: str | None = None) -> None:
@@ -177,7 +177,7 @@ class RenderWorker(QThread):
                 self.failed.emit(request.request_id, user_message(err))
             return
         self._last = request
-        self.rendered_ids.append(request.request_id)
+        self.rendered_count += 1
         if not self._abort:
             self.result_ready.emit(result)
 

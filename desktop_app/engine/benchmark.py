@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from desktop_app.engine.device import pick_placement
+from desktop_app.engine.device import dtype_name, pick_placement
 from desktop_app.engine.parts import ModelParts
 from desktop_app.engine.types import RenderRequest
 
@@ -224,10 +224,6 @@ def _load_average() -> float | None:
 def default_dtype(device: torch.device) -> torch.dtype:
     """What a stock pipeline user would pick: half precision on GPUs, fp32 on CPUs."""
     return torch.float16 if device.type in ("cuda", "mps") else torch.float32
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
 
 
 def stock_pipeline(parts: ModelParts, device: torch.device, dtype: torch.dtype):

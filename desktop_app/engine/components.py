@@ -11,14 +11,14 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderTiny, ControlNetModel
-from safetensors import SafetensorError, safe_open
+from safetensors import safe_open
 from transformers import CLIPTokenizer
 
 from desktop_app.engine.errors import ModelLoadError
 from desktop_app.engine.hub_errors import describe_hub_error
 from desktop_app.engine.parts import ModelParts
-from desktop_app.engine.presets import Preset, preset_for_family
-from desktop_app.engine.taesd import load_tiny_autoencoder
+from desktop_app.engine.presets import preset_for_family
+from desktop_app.engine.taesd import UNREADABLE, load_tiny_autoencoder, unreadable
 
 Progress = Callable[[str], None]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -135,7 +135,7 @@ def finish_parts(
 ) -> ModelParts:
     """Attach the tiny preview decoder; without one, live frames use the full VAE (slower)."""
     if preview_decoder is None:
-        preview_decoder = _default_preview_decoder(parts.family)
+        preview_decoder = preset_for_family(parts.family).preview_decoder
     try:
         if is_local(preview_decoder):
             parts.tae = load_tiny_autoencoder(preview_decoder, dtype)
@@ -150,20 +150,13 @@ def finish_parts(
     return parts
 
 
-def _default_preview_decoder(family: str) -> str:
-    preset: Preset = preset_for_family(family)
-    return preset.preview_decoder or ""
-
-
 def safetensors_keys(path: Path) -> list[str]:
     """The tensor names, from the header alone; a truncated file fails here, by name."""
     try:
         with safe_open(str(path), framework="pt") as f:
             return list(f.keys())
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ModelLoadError(
-            f"{path} is not a readable safetensors file (truncated or corrupt?): {err}"
-        ) from None
+    except UNREADABLE as err:
+        raise unreadable(path, err) from None
 
 
 def controlnet_file_config_source(path: Path, family: str) -> str:

@@ -17,14 +17,21 @@ from safetensors.torch import load_file
 
 from desktop_app.engine.errors import ModelLoadError
 
+UNREADABLE = (SafetensorError, OSError, ValueError)
+
+
+def unreadable(path: Path, err: BaseException) -> ModelLoadError:
+    """The one message for a safetensors file that cannot be read, wherever it is read."""
+    return ModelLoadError(
+        f"{path} is not a readable safetensors file (truncated or corrupt?): {err}"
+    )
+
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ModelLoadError(
-            f"{path} is not a readable safetensors file (truncated or corrupt?): {err}"
-        ) from None
+    except UNREADABLE as err:
+        raise unreadable(path, err) from None
 
 
 def raw_to_diffusers_keys(encoder: dict | None, decoder: dict | None) -> dict[str, torch.Tensor]:
