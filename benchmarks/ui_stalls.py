@@ -111,10 +111,14 @@ def main(argv: list[str] | None = None) -> int:
 
     ticker.start()
     stroker.start()
-    QTimer.singleShot(int(args.seconds * 1000), app.quit)
+    def finish() -> None:
+        # Stop measuring before quitting: the last gap would otherwise span the shutdown.
+        ticker.stop()
+        stroker.stop()
+        app.quit()
+
+    QTimer.singleShot(int(args.seconds * 1000), finish)
     app.exec()
-    ticker.stop()
-    stroker.stop()
     frames = worker.rendered_count - start_count
     window.close()
 
