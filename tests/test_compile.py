@@ -30,7 +30,11 @@ def compiled(messages):
 
 @pytest.fixture(scope="module")
 def plain():
-    return load_engine("tiny", device="cpu")
+    """Uncompiled and, like the compiled engine, with plain (unpacked) CPU weights: packing
+    changes the order of additions, and these tests compare pixels exactly."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LIVE_CANVAS_PACK_WEIGHTS", "0")
+        return load_engine("tiny", device="cpu")
 
 
 def request(sketch: np.ndarray, **kw) -> RenderRequest:
@@ -84,8 +88,8 @@ def test_bench_compile_keeps_the_stock_pipeline_uncompiled(monkeypatch):
     seen = []
     original = benchmark._stock_run
 
-    def spy(name, pipe, size):
-        run = original(name, pipe, size)
+    def spy(name, pipe, size, dtype):
+        run = original(name, pipe, size, dtype)
         inner = run.frame
 
         def frame(sketch):

@@ -9,11 +9,14 @@ the same module objects, one step, no guidance, PIL out, in the device's default
 CPU, fp16 on GPUs); ``stock_same_dtype`` (that pipeline in the engine's dtype, only when it
 differs from the baseline's, e.g. bf16 on an AMX CPU; otherwise the baseline is that run).
 
-``Engine`` converts its modules in place, so a pipeline in another dtype cannot share them:
-then a second copy is loaded in the baseline dtype and both stay resident (twice the memory;
-converting between alternating frames would time the conversion). A pipeline never shares a
-VAE the engine upcast to fp32, because the stock pipeline up- and downcasts its VAE in place
-each frame; it gets its own copy (the VAE is small).
+All runs share one set of UNet, ControlNet and text encoders: a second full-size SDXL in fp32
+beside the engine's bf16 one would not fit a 24 GB machine. A run in another dtype converts the
+shared modules in place before its frame, outside the timed part (``SharedModules``). Weights
+built or loaded in bf16 survive bf16 → fp32 → bf16 bit for bit; in general the shared weights
+carry the precision of the lowest dtype in play, which changes pixels, not timings. The stock
+runs also inherit the engine's channels-last layout, which if anything speeds them up. A
+pipeline never shares a VAE in another dtype than its own (the stock pipeline up- and downcasts
+its VAE in place each frame); it gets its own copy (the VAE is small).
 
 ``overhead_ms`` is the median over frames of each frame's wall time minus the time inside its
 model forwards (UNet, ControlNet and the preview decoder, or the full VAE decoder without one),
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from desktop_app.engine.cpu_weights import PackedWeights, release_freed_memory
 from desktop_app.engine.device import dtype_name, pick_placement
 from desktop_app.engine.parts import ModelParts
 from desktop_app.engine.types import RenderRequest
@@ -67,10 +71,40 @@ class Run:
 
     name: str
     frame: Callable[[np.ndarray], object]
+    dtype: torch.dtype
+    packed: bool = False  # the engine's packed CPU weights (stock pipelines get plain ones)
     warmup_ms: list[float] = field(default_factory=list)
     frame_ms: list[float] = field(default_factory=list)
     peak_mb: float = 0.0
     growth_mb: float = 0.0
+
+
+class SharedModules:
+    """The modules every run uses, made ready for the run about to start, never timed:
+    converted in place to its dtype (one parameter at a time, so the peak is the larger copy
+    plus one tensor), and with the engine's packed CPU weights (``cpu_weights``) unpacked for
+    the stock pipeline and packed again for the engine."""
+
+    def __init__(
+        self, modules: list[torch.nn.Module], dtype: torch.dtype, packing: PackedWeights | None
+    ):
+        self._modules = modules
+        self._packing = packing
+        self.dtype = dtype
+        self.conversions = 0
+
+    def use(self, dtype: torch.dtype, packed: bool = False) -> None:
+        packing = self._packing
+        if packing is not None and packing.packed and (not packed or dtype != self.dtype):
+            packing.unpack()
+        if dtype != self.dtype:
+            for module in self._modules:
+                module.to(dtype)  # keeps each tensor's memory format (channels-last stays)
+            self.dtype = dtype
+            self.conversions += 1
+            release_freed_memory()
+        if packing is not None and packed and not packing.packed:
+            packing.pack()
 
 
 class StrokeSketch:
@@ -275,7 +309,7 @@ def _plain_forwards(modules: list[torch.nn.Module]):
             module.forward = forward
 
 
-def _stock_run(name: str, pipe, size: int) -> Run:
+def _stock_run(name: str, pipe, size: int, dtype: torch.dtype) -> Run:
     from PIL import Image
 
     modules = [pipe.unet, pipe.controlnet]
@@ -295,7 +329,7 @@ def _stock_run(name: str, pipe, size: int) -> Run:
                 output_type="pil",
             ).images[0]
 
-    return Run(name, frame)
+    return Run(name, frame, dtype)
 
 
 def _median(values: list[float], digits: int = 2) -> float | None:
@@ -334,19 +368,17 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
             timer.enabled = False
         return last[0]
 
-    runs = [Run("engine", engine_frame)]
+    runs = [Run("engine", engine_frame, engine_dtype, packed=True)]
+    shared_modules = [parts.unet, parts.controlnet, *parts.text_encoders]
+    shared = SharedModules(shared_modules, engine_dtype, engine.packed_weights)
     if config.baseline:
-        if base_dtype == engine_dtype:
-            base_parts = parts
-        else:
-            say(f"loading a second copy of {config.model} in {dtype_name(base_dtype)}")
-            base_parts = load_parts(config.model, base_dtype)
-            for module in base_parts.modules():
-                module.to(device, base_dtype).eval().requires_grad_(False)
+        # Built while the modules are in the engine's dtype: each pipeline copies the VAE
+        # into its own dtype where that differs (the shared modules are converted per frame).
+        pipe = stock_pipeline(parts, device, base_dtype)
+        runs.append(_stock_run("baseline", pipe, config.size, base_dtype))
+        if base_dtype != engine_dtype:
             same = stock_pipeline(parts, device, engine_dtype)
-            runs.append(_stock_run("stock_same_dtype", same, config.size))
-        pipe = stock_pipeline(base_parts, device, base_dtype)
-        runs.insert(1, _stock_run("baseline", pipe, config.size))
+            runs.append(_stock_run("stock_same_dtype", same, config.size, engine_dtype))
 
     probe = MemoryProbe(device)
     sketches = StrokeSketch(config.size)
@@ -356,6 +388,7 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
         sketch = sketches.next()
         warm = index < config.warmup
         for run in runs:
+            shared.use(run.dtype, run.packed)
             probe.begin()
             start = time.perf_counter()
             run.frame(sketch)
@@ -378,7 +411,15 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
         say(f"{'warm-up' if warm else 'frame'} {done}/{of}: {times} ms")
     timer.close()
     loads = [load_start, _load_average()]
-    return _report(config, placement, base_dtype, runs, breakdown, forwards, probe, loads)
+    report = _report(config, placement, base_dtype, runs, breakdown, forwards, probe, loads)
+    report["dtype_conversions"] = shared.conversions
+    report["packed_weights"] = engine.packed_weights is not None
+    if shared.conversions:
+        report["notes"].append(
+            "the runs share one set of modules, converted in place between the dtypes before "
+            "each run's frame (not timed): see dtype_conversions"
+        )
+    return report
 
 
 def _report(config, placement, base_dtype, runs, breakdown, forwards, probe, loads) -> dict:
