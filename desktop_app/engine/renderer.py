@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from diffusers import EulerDiscreteScheduler
 
+from desktop_app.engine.cpu_weights import pack_if_supported
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
 from desktop_app.engine.errors import DeviceOutOfMemoryError, RenderCancelled
 from desktop_app.engine.parts import ModelParts
@@ -76,6 +77,11 @@ class Engine:
         for module in (parts.unet, parts.controlnet, parts.tae):
             if module is not None:
                 module.to(memory_format=torch.channels_last)
+        # Not with --compile: its graphs take plain weights (and inductor can pack its own).
+        self.packed_weights = None
+        if not compile_models:
+            models = (parts.unet, parts.controlnet, parts.tae)
+            self.packed_weights = pack_if_supported(models, self.device, self.dtype)
         self.is_sdxl = parts.family == "sdxl"
         self.prompts = PromptEncoder(
             parts.tokenizers, parts.text_encoders, self.device, self.is_sdxl
