@@ -30,6 +30,10 @@ class PromptEncoder:
         self.encode_count += 1
         return result
 
+    def forget(self) -> None:
+        """Drop the cached prompt: the next ``encode`` runs the encoders again."""
+        self._cached = None
+
     def _ids(self, tokenizer, prompt: str) -> tuple[torch.Tensor, bool]:
         limit = tokenizer.model_max_length
         ids = tokenizer(
