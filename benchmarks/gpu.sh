@@ -6,8 +6,10 @@
 #   OUT=/tmp/out benchmarks/gpu.sh
 #
 # Environment:
-#   .venv        used if it exists; otherwise created and the project installed from local
-#                wheels only (WHEELS=dir, default /opt/wheels; no network needed).
+#   PYTHON       the interpreter to use, e.g. a python3 that already has torch (and diffusers,
+#                transformers, accelerate on its path): the project runs from this checkout.
+#   .venv        otherwise used if it exists; else created and the project installed from
+#                local wheels only (WHEELS=dir, default /opt/wheels; no network needed).
 #   FRAMES, WARMUP   timed and warm-up frames per run (default 30 and 5).
 #   MODEL_TIMEOUT    seconds allowed per model, build included (default 210), so the whole
 #                    script stays under 8 minutes even if something hangs.
@@ -21,11 +23,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ ! -x .venv/bin/python ]]; then
-    python3 -m venv .venv
-    .venv/bin/pip install --no-index --find-links "${WHEELS:-/opt/wheels}" -e .
+if [[ -n "${PYTHON:-}" ]]; then
+    PY="$PYTHON"
+    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+else
+    if [[ ! -x .venv/bin/python ]]; then
+        python3 -m venv .venv
+        .venv/bin/pip install --no-index --find-links "${WHEELS:-/opt/wheels}" -e .
+    fi
+    PY=.venv/bin/python
 fi
-PY=.venv/bin/python
 "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "no CUDA GPU visible")'
 
 dest="${OUT:-benchmarks/results}"
