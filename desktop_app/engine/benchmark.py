@@ -49,6 +49,7 @@ from desktop_app.engine.parts import ModelParts
 from desktop_app.engine.types import RenderRequest
 
 PROMPT = "a lighthouse on a cliff at dusk, watercolour"
+_TRIM_ABOVE_BYTES = 1 << 30
 SEED = 0
 Progress = Callable[[str], None]
 
@@ -76,7 +77,11 @@ class Run:
     warmup_ms: list[float] = field(default_factory=list)
     frame_ms: list[float] = field(default_factory=list)
     peak_mb: float = 0.0
-    growth_mb: float = 0.0
+    after_mb: list[float] = field(default_factory=list)  # in use after each timed frame
+
+    @property
+    def growth_mb(self) -> float:
+        return self.after_mb[-1] - self.after_mb[0] if self.after_mb else 0.0
 
 
 class SharedModules:
@@ -92,19 +97,28 @@ class SharedModules:
         self._packing = packing
         self.dtype = dtype
         self.conversions = 0
+        dense = sum(p.numel() * p.element_size() for m in modules for p in m.parameters())
+        # Freed copies are handed back to the system only for big models, where they could
+        # crowd out the next run's weights; for small ones it would only make the next frame
+        # fault its working memory back in, inside the timed part.
+        self._trim = dense + (packing.weight_bytes if packing else 0) > _TRIM_ABOVE_BYTES
 
     def use(self, dtype: torch.dtype, packed: bool = False) -> None:
-        packing = self._packing
+        packing, changed = self._packing, False
         if packing is not None and packing.packed and (not packed or dtype != self.dtype):
             packing.unpack()
+            changed = True
         if dtype != self.dtype:
             for module in self._modules:
                 module.to(dtype)  # keeps each tensor's memory format (channels-last stays)
             self.dtype = dtype
             self.conversions += 1
-            release_freed_memory()
+            changed = True
         if packing is not None and packed and not packing.packed:
             packing.pack()
+            changed = True
+        if changed and self._trim:
+            release_freed_memory()
 
 
 class StrokeSketch:
@@ -182,8 +196,10 @@ class MemoryProbe:
     CUDA: ``max_memory_allocated`` after resetting the peak before each frame, growth from
     ``memory_allocated``. CPU: the process's peak RSS (VmHWM), reset before each frame through
     ``/proc/self/clear_refs`` where Linux allows it; elsewhere ``getrusage``'s ru_maxrss, which
-    cannot be reset and so is the process peak so far. Growth is the RSS difference across each
-    frame, summed per run. Both CPU figures count the whole process (weights included).
+    cannot be reset and so is the process peak so far. Growth compares the memory in use at the
+    same point of every frame cycle, first timed frame against last, so that what one run frees
+    and the next takes back (or what a dtype conversion hands back to the system) cancels out.
+    Both CPU figures count the whole process (weights included).
     """
 
     def __init__(self, device: torch.device):
@@ -198,7 +214,7 @@ class MemoryProbe:
             else f"process peak RSS ({'VmHWM reset per frame' if self._resettable else 'so far'}); "
             "growth: RSS"
         )
-        self._before = self._max_peak = 0.0
+        self._max_peak = 0.0
 
     @staticmethod
     def _reset_hwm() -> bool:
@@ -209,7 +225,7 @@ class MemoryProbe:
         except OSError:
             return False
 
-    def _current_mb(self) -> float:
+    def current_mb(self) -> float:
         if self._cuda:
             return torch.cuda.memory_allocated() / 2**20
         return self._process.memory_info().rss / 2**20
@@ -220,10 +236,9 @@ class MemoryProbe:
             torch.cuda.reset_peak_memory_stats()
         elif self._resettable:
             self._reset_hwm()
-        self._before = self._current_mb()
 
     def end(self) -> tuple[float, float]:
-        """(peak during the frame, growth across it) in MiB."""
+        """(peak during the frame, in use after it) in MiB."""
         if self._cuda:
             torch.cuda.synchronize()
             peak = torch.cuda.max_memory_allocated() / 2**20
@@ -232,7 +247,7 @@ class MemoryProbe:
         else:
             peak = self.process_peak_mb()
         self._max_peak = max(self._max_peak, peak)
-        return peak, self._current_mb() - self._before
+        return peak, self.current_mb()
 
     def process_peak_mb(self) -> float:
         if self._cuda:
@@ -393,13 +408,13 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
             start = time.perf_counter()
             run.frame(sketch)
             ms = (time.perf_counter() - start) * 1000.0
-            peak, delta = probe.end()
+            peak, after = probe.end()
             if warm:
                 run.warmup_ms.append(round(ms, 2))
                 continue
             run.frame_ms.append(round(ms, 2))
             run.peak_mb = max(run.peak_mb, peak)
-            run.growth_mb += delta
+            run.after_mb.append(after)
             if run.name == "engine":
                 forwards.append(timer.frame_ms)
                 for key, value in vars(last[0].timings).items():
@@ -470,10 +485,10 @@ def _report(config, placement, base_dtype, runs, breakdown, forwards, probe, loa
         "frames_ms": {run.name: run.frame_ms for run in runs},
         "peak_mem_mb": {run.name: round(run.peak_mb, 1) for run in runs}
         | {"process": round(probe.process_peak_mb(), 1)},
-        # Per run is noisy (one run's frees show up in the next's frame); the total is the
-        # leak check: what the process grew by across all timed frames.
+        # From after the first timed frame to after the last, per run and for the process
+        # at the end of each cycle: the leak check.
         "mem_growth_mb": {run.name: round(run.growth_mb, 1) for run in runs}
-        | {"total": round(sum(run.growth_mb for run in runs), 1)},
+        | {"total": round(runs[-1].growth_mb, 1)},
         "memory_method": probe.method,
         "load_average": loads,
         "notes": notes,

@@ -55,7 +55,9 @@ def pack_if_supported(
     if os.environ.get("LIVE_CANVAS_PACK_WEIGHTS", "1") == "0" or not can_pack(device, dtype):
         return None
     packing = PackedWeights(m for m in models if m is not None)
-    return packing if packing.pack() else None
+    packed = packing.pack()
+    release_freed_memory()  # the dense copies, gigabytes for SDXL
+    return packing if packed else None
 
 
 def _packed_linear(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
@@ -94,6 +96,7 @@ class PackedWeights:
     def __init__(self, roots: Iterable[nn.Module]):
         self._layers = [m for root in roots for m in root.modules() if _packable(m)]
         self.packed = False
+        self.weight_bytes = sum(m.weight.numel() * m.weight.element_size() for m in self._layers)
 
     def __len__(self) -> int:
         return len(self._layers)
@@ -116,7 +119,6 @@ class PackedWeights:
         self.packed = True
         if not ok:
             self.unpack()
-        release_freed_memory()
         return self.packed
 
     @torch.inference_mode()
@@ -130,7 +132,6 @@ class PackedWeights:
             layer.weight.data = restored.copy_(dense)
             del layer.packed_weight, layer.dense_strides, layer.forward
         self.packed = False
-        release_freed_memory()
 
 
 def _pack_layer(layer: nn.Module) -> None:
