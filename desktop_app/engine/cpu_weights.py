@@ -101,7 +101,9 @@ class PackedWeights:
     def __len__(self) -> int:
         return len(self._layers)
 
-    @torch.inference_mode()
+    # no_grad, not inference_mode: restored weights must stay ordinary tensors that code outside
+    # inference mode (the bench's stock pipeline, a later in-place edit) may use.
+    @torch.no_grad()
     def pack(self) -> bool:
         """Pack every layer, or none: if this PyTorch build packs a layer into something that
         computes differently, everything stays dense and this returns False."""
@@ -121,7 +123,7 @@ class PackedWeights:
             self.unpack()
         return self.packed
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def unpack(self) -> None:
         for layer in self._layers:
             if "packed_weight" not in layer.__dict__:
@@ -137,7 +139,6 @@ class PackedWeights:
 def _pack_layer(layer: nn.Module) -> None:
     weight = layer.weight.detach()
     mkldnn = torch.ops.mkldnn
-    layer.dense_strides = weight.stride()
     if isinstance(layer, nn.Linear):
         layer.packed_weight = mkldnn._reorder_linear_weight(weight, _TOKEN_HINT)
         layer.forward = types.MethodType(_packed_linear, layer)
@@ -151,6 +152,7 @@ def _pack_layer(layer: nn.Module) -> None:
             [1, layer.in_channels, _SPATIAL_HINT, _SPATIAL_HINT],
         )
         layer.forward = types.MethodType(_packed_conv, layer)
+    layer.dense_strides = weight.stride()
     # The dense copy goes: the packed one holds the same numbers. The parameter stays (empty,
     # same dtype) so that ``module.dtype`` and the parameter lists still answer.
     layer.weight.data = torch.empty(0, dtype=weight.dtype)
