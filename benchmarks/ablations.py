@@ -147,7 +147,7 @@ def run(
 ) -> dict:
     import torch
 
-    from desktop_app.engine.benchmark import StrokeSketch
+    from desktop_app.engine.bench_tools import StrokeSketch
     from desktop_app.engine.loading import load_engine
     from desktop_app.engine.types import RenderRequest
 

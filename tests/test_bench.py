@@ -85,7 +85,7 @@ def test_shared_modules_come_back_bit_for_bit():
     stock run and packing them again."""
     import torch
 
-    from desktop_app.engine.benchmark import SharedModules
+    from desktop_app.engine.bench_tools import SharedModules
     from desktop_app.engine.cpu_weights import pack_if_supported
 
     model = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.Linear(8, 8))
