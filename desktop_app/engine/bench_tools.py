@@ -36,7 +36,8 @@ class SharedModules:
         # fault its working memory back in, inside the timed part.
         self._trim = dense + (packing.weight_bytes if packing else 0) > _TRIM_ABOVE_BYTES
 
-    def use(self, dtype: torch.dtype, packed: bool = False) -> None:
+    def use(self, dtype: torch.dtype, packed: bool = False) -> bool:
+        """Ready for a run in ``dtype``; True when anything had to change."""
         packing, changed = self._packing, False
         if packing is not None and packing.packed and (not packed or dtype != self.dtype):
             packing.unpack()
@@ -52,6 +53,7 @@ class SharedModules:
             changed = True
         if changed and self._trim:
             release_freed_memory()
+        return changed
 
 
 class StrokeSketch:
