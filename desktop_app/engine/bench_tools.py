@@ -32,8 +32,8 @@ class SharedModules:
         self.conversions = 0
         dense = sum(p.numel() * p.element_size() for m in modules for p in m.parameters())
         # Freed copies are handed back to the system only for big models, where they could
-        # crowd out the next run's weights; for small ones it would only make the next frame
-        # fault its working memory back in, inside the timed part.
+        # crowd out the next run's weights; for small ones there is nothing worth the page
+        # faults that every next frame would then take.
         self._trim = dense + (packing.weight_bytes if packing else 0) > _TRIM_ABOVE_BYTES
 
     def use(self, dtype: torch.dtype, packed: bool = False) -> bool:
