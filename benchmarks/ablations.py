@@ -147,9 +147,9 @@ def run(
 ) -> dict:
     import torch
 
-    from desktop_app.engine.bench_tools import StrokeSketch
+    from desktop_app.bench.tools import StrokeSketch
+    from desktop_app.core.types import RenderRequest
     from desktop_app.engine.loading import load_engine
-    from desktop_app.engine.types import RenderRequest
 
     say(f"loading {model}")
     engine = load_engine(model, device=device)

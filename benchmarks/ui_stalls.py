@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import desktop_app.app  # noqa: F401 - the PySide6 refcount guard
     from desktop_app.app.settings import set_application_names
-    from desktop_app.app.testing import FakeEngine, fake_loader
+    # The fake engine is a test double: it lives with the tests, not in the product.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from doubles import FakeEngine, fake_loader
+
     from desktop_app.ui.startup import create_window
 
     set_application_names()

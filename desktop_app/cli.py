@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from desktop_app.engine.errors import LiveCanvasError
+from desktop_app.core.errors import LiveCanvasError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

@@ -35,8 +35,8 @@ def test_each_configuration_is_timed(ablations):
 
 
 def test_switching_off_and_on_leaves_the_engine_as_it_was(ablations, sketch):
+    from desktop_app.core.types import RenderRequest
     from desktop_app.engine.loading import load_engine
-    from desktop_app.engine.types import RenderRequest
 
     engine = load_engine("tiny", device="cpu")
     request = RenderRequest(sketch=sketch, prompt="a boat", seed=5, size=128)

@@ -87,7 +87,7 @@ def test_shared_modules_come_back_bit_for_bit():
     stock run and packing them again."""
     import torch
 
-    from desktop_app.engine.bench_tools import SharedModules
+    from desktop_app.bench.tools import SharedModules
     from desktop_app.engine.cpu_weights import pack_if_supported
 
     model = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.Linear(8, 8))
@@ -111,7 +111,7 @@ def test_the_stock_pipeline_runs_plain_layers_the_engine_packed_ones(monkeypatch
     """Packed CPU weights are the engine's own speed-up: the stock runs get diffusers' layers."""
     import torch
 
-    from desktop_app.engine import benchmark
+    from desktop_app.bench import benchmark
     from desktop_app.engine.cpu_weights import can_pack
     from desktop_app.engine.renderer import Engine
 

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from desktop_app.cli import main
-from desktop_app.engine.metadata import read_parameters
+from desktop_app.core.metadata import read_parameters
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_long_and_empty_prompts_warn_but_render(capsys, tmp_path, sketch_file, t
         ({"size": "big"}, 2, "size must be a whole number"),
         ({"strength": "0"}, 2, "strength must be in (0, 1], got 0"),
         ({"strength": "1.2"}, 2, "strength must be in (0, 1], got 1.2"),
-        ({"control-scale": "3"}, 2, "control scale must be between 0.0 and 2.0"),
+        ({"control-scale": "3"}, 2, "control scale must be between 0 and 2"),
         ({"steps": "9"}, 2, "steps must be between 1 and 4"),
         ({"mode": "paint"}, 2, "invalid choice: 'paint'"),
         ({"model": "/no/such/model"}, 1, "model path does not exist: /no/such/model"),

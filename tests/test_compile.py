@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
+from desktop_app.core.types import RenderRequest
 from desktop_app.engine.loading import load_engine
 from desktop_app.engine.renderer import OPTIMISING, Engine
-from desktop_app.engine.types import RenderRequest
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_the_warm_up_graphs_serve_every_frame_at_that_size(compiled, sketch):
 
 
 def test_bench_compile_keeps_the_stock_pipeline_uncompiled(monkeypatch):
-    from desktop_app.engine import benchmark
+    from desktop_app.bench import benchmark
 
     monkeypatch.setattr(Engine, "__init__", partialmethod(Engine.__init__, compile_backend="eager"))
     seen = []

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from desktop_app.core.types import RenderRequest
 from desktop_app.engine import cpu_weights
 from desktop_app.engine.cpu_weights import PackedWeights, can_pack, pack_if_supported
 from desktop_app.engine.device import Placement
-from desktop_app.engine.types import RenderRequest
 
 CPU = torch.device("cpu")
 needs_packing = pytest.mark.skipif(

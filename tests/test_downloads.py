@@ -15,10 +15,10 @@ import pytest
 from fake_hub import SD_TURBO, UNET16, sd_turbo_files, sdxl_turbo_files
 from huggingface_hub import constants, try_to_load_from_cache
 
-from desktop_app.engine import downloads
-from desktop_app.engine.downloads import download_preset
-from desktop_app.engine.errors import ModelLoadError
-from desktop_app.engine.hub_files import (
+from desktop_app.core.errors import ModelLoadError
+from desktop_app.models import downloads
+from desktop_app.models.downloads import download_preset
+from desktop_app.models.hub_files import (
     CorruptDownloadError,
     DiskFullError,
     DownloadCancelled,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_app.engine.errors import DeviceOutOfMemoryError, InvalidRequestError
-from desktop_app.engine.types import RenderRequest
+from desktop_app.core.errors import DeviceOutOfMemoryError, InvalidRequestError
+from desktop_app.core.types import RenderRequest
 
 
 def render(engine, sketch, **kw):

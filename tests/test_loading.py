@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from model_factory import SHARED, save_tiny_controlnet, save_tiny_pipeline
 
-from desktop_app.engine.errors import ModelLoadError
+from desktop_app.core.errors import ModelLoadError
+from desktop_app.core.types import RenderRequest
 from desktop_app.engine.loading import load_engine
-from desktop_app.engine.types import RenderRequest
 
 
 def test_folder_without_model_index_is_not_a_model(tmp_path):

@@ -9,8 +9,8 @@ import pytest
 
 from desktop_app import cli
 from desktop_app.commands import models
-from desktop_app.engine import downloads
-from desktop_app.engine.presets import PRESETS
+from desktop_app.models import downloads
+from desktop_app.models.presets import PRESETS
 
 pytestmark = pytest.mark.usefixtures("sockets")
 

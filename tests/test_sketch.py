@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.engine.errors import LiveCanvasError, SketchError
+from desktop_app.core.errors import LiveCanvasError, SketchError
 from desktop_app.engine.sketch import lineart_from_photo, read_image
 
 

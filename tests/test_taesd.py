@@ -10,7 +10,7 @@ import pytest
 import torch
 from model_factory import SHARED
 
-from desktop_app.engine.errors import ModelLoadError
+from desktop_app.core.errors import ModelLoadError
 from desktop_app.engine.taesd import load_tiny_autoencoder
 
 TAESD = SHARED / "weights" / "taesd"

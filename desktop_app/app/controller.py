@@ -20,8 +20,8 @@ from desktop_app.app import download_worker, engine_api, files
 from desktop_app.app.history import History
 from desktop_app.app.state import LiveState
 from desktop_app.app.worker import RenderWorker
-from desktop_app.engine.errors import LiveCanvasError
-from desktop_app.engine.types import EngineInfo, FrameResult, RenderRequest
+from desktop_app.core.errors import LiveCanvasError
+from desktop_app.core.types import EngineInfo, FrameResult, RenderRequest
 
 STROKE_INTERVAL_MS = 100
 PROMPT_DEBOUNCE_MS = 150

@@ -1,6 +1,6 @@
 """Background threads for the model downloader: the Hub's file sizes, and the download itself.
 
-``desktop_app.engine.downloads`` does the work and knows nothing about Qt; these threads only
+``desktop_app.models.downloads`` does the work and knows nothing about Qt; these threads only
 carry its progress and outcome back to the UI as signals. Cancelling sets a
 ``threading.Event`` that ``download_preset`` checks between chunks, so a cancelled download
 leaves finished files and a clean partial file, never a complete-looking corrupt one.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QThread, Signal
 
 from desktop_app.app.worker import user_message
-from desktop_app.engine.hub_files import (
+from desktop_app.models.hub_files import (
     DownloadCancelled,
     DownloadProgress,
     HubUnreachableError,
@@ -24,7 +24,7 @@ from desktop_app.engine.hub_files import (
     format_size,
     missing_files,
 )
-from desktop_app.engine.presets import PRESETS
+from desktop_app.models.presets import PRESETS
 
 __all__ = [
     "CacheCheck",
@@ -74,10 +74,13 @@ def check_cache(
     cache_dir: str | os.PathLike | None = None,
 ) -> CacheCheck:
     """Run in a worker thread: without ``variant`` it asks torch which weights the loader reads."""
-    from desktop_app.engine.hub_errors import hub_is_offline
-    from desktop_app.engine.hub_files import default_variant, preset_status
+    from desktop_app.models.hub_errors import hub_is_offline
+    from desktop_app.models.hub_files import preset_status
 
-    variant = variant or default_variant(device)
+    if variant is None:
+        from desktop_app.engine.device import default_variant
+
+        variant = default_variant(device)
     parts = preset_status(model, variant, cache_dir)
     return CacheCheck(model, variant, parts, hub_is_offline())
 
@@ -93,7 +96,7 @@ class PlanWorker(QThread):
         self.preset, self.variant = preset, variant
 
     def run(self) -> None:
-        from desktop_app.engine.hub_files import plan_download, preset_status
+        from desktop_app.models.hub_files import plan_download, preset_status
 
         try:
             plan = plan_download(self.preset, self.variant)
@@ -142,7 +145,7 @@ class DownloadWorker(QThread):
             self.progress_changed.emit(p)
 
     def run(self) -> None:
-        from desktop_app.engine.downloads import download_preset
+        from desktop_app.models.downloads import download_preset
 
         try:
             result = download_preset(

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.engine.types import GenerationParams
+from desktop_app.core.types import GenerationParams
 
 
 def load_engine(
@@ -38,7 +38,7 @@ def load_engine(
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray, params: GenerationParams) -> None:
-    from desktop_app.engine.metadata import save_png as _save_png
+    from desktop_app.core.metadata import save_png as _save_png
 
     _save_png(path, image, params)
 

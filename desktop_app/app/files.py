@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.engine.errors import OutputError
-from desktop_app.engine.metadata import save_png, write_atomically
+from desktop_app.core.errors import OutputError
+from desktop_app.core.metadata import save_png, write_atomically
 
 
 def export_path(directory: Path, seed: int, now: datetime | None = None) -> Path:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop_app.engine.types import FrameResult
+from desktop_app.core.types import FrameResult
 
 _ids = itertools.count(1)
 

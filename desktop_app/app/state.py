@@ -1,8 +1,10 @@
-"""The observable generation state (Krita AI Diffusion style): a QObject with ``*_changed``.
+"""The observable state (Krita AI Diffusion style): a QObject with a property and a
+``*_changed`` signal for every setting in ``core.settings_table``.
 
-Widgets never hold generation state; they bind to these properties both ways
-(see ``desktop_app.ui.bindings``). Setting a property to its current value emits nothing,
-which is what keeps two-way bindings from looping.
+Widgets hold no settings of their own; they bind to these properties both ways (see
+``desktop_app.ui.bindings``). Setting a property to its current value emits nothing, which is
+what keeps two-way bindings from looping. The properties are made from the table, so a new
+setting is one line there.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop_app.engine.presets import DEFAULT_PRESET
+from desktop_app.core.settings_table import SETTINGS
 
 
 def _observable(name: str) -> property:
@@ -30,68 +32,44 @@ def _observable(name: str) -> property:
     return property(getter, setter)
 
 
-class LiveState(QObject):
-    """Everything that shapes the next frame, except the sketch pixels."""
+def _signal_type(kind: type) -> type:
+    # Seeds reach 2**32 - 1, past a Qt int: they travel as Python objects.
+    return object if kind in (int, bytes) else kind
 
-    FIELDS = (
-        "prompt",
-        "preset",
-        "mode",
-        "control_scale",
-        "strength",
-        "seed",
-        "seed_locked",
-        "live",
-        "steps",
-        "size",
-    )
 
-    prompt_changed = Signal(str)
-    preset_changed = Signal(str)
-    mode_changed = Signal(str)
-    control_scale_changed = Signal(float)
-    strength_changed = Signal(float)
-    seed_changed = Signal(int)
-    seed_locked_changed = Signal(bool)
-    live_changed = Signal(bool)
-    steps_changed = Signal(int)
-    size_changed = Signal(int)
+class _StateMeta(type(QObject)):
+    """Adds ``NAME`` and ``NAME_changed`` for every setting before Qt sees the class."""
+
+    def __new__(mcs, name, bases, namespace):
+        for setting in SETTINGS.values():
+            namespace[f"{setting.name}_changed"] = Signal(_signal_type(setting.kind))
+            namespace[setting.name] = _observable(setting.name)
+        return super().__new__(mcs, name, bases, namespace)
+
+
+class LiveState(QObject, metaclass=_StateMeta):
+    """Every setting the user can change (everything but the sketch pixels)."""
+
+    FIELDS = tuple(SETTINGS)
     changed = Signal(str)  # the name of whichever property changed
-
-    prompt = _observable("prompt")
-    preset = _observable("preset")
-    mode = _observable("mode")
-    control_scale = _observable("control_scale")
-    strength = _observable("strength")
-    seed = _observable("seed")
-    seed_locked = _observable("seed_locked")
-    live = _observable("live")
-    steps = _observable("steps")
-    size = _observable("size")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._prompt = ""
-        self._preset = DEFAULT_PRESET
-        self._mode = "scribble"
-        self._control_scale = 1.0
-        self._strength = 0.6
-        self._seed = 0
-        self._seed_locked = False
-        self._live = True
-        self._steps = 1
-        self._size = 512
+        for name, setting in SETTINGS.items():
+            setattr(self, f"_{name}", setting.default)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.FIELDS}
+    def snapshot(self, names: tuple[str, ...] = FIELDS) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in names}
 
     def apply(self, values: dict[str, Any]) -> None:
-        """Set every known field present in ``values`` (unknown keys are ignored)."""
-        for name in self.FIELDS:
-            if name in values and values[name] is not None:
-                current = getattr(self, name)
-                try:
-                    value = type(current)(values[name])
-                except (TypeError, ValueError):
-                    continue
-                setattr(self, name, value)
+        """Set each setting in ``values`` that passes the table's rule; others are left alone
+        (callers that read stored values say what was dropped: see ``load_stored``)."""
+        for name, value in values.items():
+            setting = SETTINGS.get(name)
+            if setting is None:
+                continue
+            try:
+                setting.check(value)
+            except ValueError:
+                continue
+            setattr(self, name, value)

@@ -16,8 +16,8 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from desktop_app.app.worker import Loader
-from desktop_app.engine.errors import ModelLoadError
-from desktop_app.engine.presets import PRESETS
+from desktop_app.core.errors import ModelLoadError
+from desktop_app.models.presets import PRESETS
 
 USER_PREFIX = "user:"
 SETTINGS_KEY = "user_presets"

@@ -2,25 +2,34 @@
 
 Follows the Qt for Python Mandelbrot ``RenderThread`` pattern: a QMutex guards the pending
 work, a QWaitCondition parks the thread when there is none, and an abort flag ends it. At most
-one render is in flight; a new request replaces the pending one (latest wins). The UI thread
-only ever takes the mutex for a few assignments; it never waits on a render.
+one render is in flight; a new request replaces the pending one (latest wins), and a settled
+request (a stroke's end, a new prompt) also cancels the frame in flight when that frame would
+still take long (see ``SUPERSEDE_MIN_REMAINING_S``). The UI thread only ever takes the mutex
+for a few assignments; it never waits on a render.
 """
 
 from __future__ import annotations
 
 import gc
-import itertools
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QMutex, QMutexLocker, QObject, QThread, QWaitCondition, Signal
 
-from desktop_app.engine.errors import LiveCanvasError
-from desktop_app.engine.types import RenderRequest
+from desktop_app.app.jobs import Job
+from desktop_app.core.errors import LiveCanvasError, RenderCancelled
+from desktop_app.core.types import FrameEngine, RenderRequest
 
-Loader = Callable[..., Any]  # (model, device=None, progress=None) -> Engine
-Job = Callable[[Any], Any]  # (engine or None) -> result, run in the worker thread
+Loader = Callable[..., Any]  # (model, device=None, progress=None) -> FrameEngine
+
+# A newer settled request cancels the frame in flight only when that frame is expected to
+# need at least this much longer: finishing a nearly done frame shows a picture sooner than
+# starting over, and a GPU frame (tens of ms) is always nearly done. Measured in
+# docs/PERFORMANCE.md ("Cancelling a frame").
+SUPERSEDE_MIN_REMAINING_S = 0.15
+_FRAME_TIME_WEIGHT = 0.3  # of the newest frame in the running estimate
 
 
 class _Aborted(Exception):
@@ -39,9 +48,10 @@ class RenderWorker(QThread):
     load_failed = Signal(str)
     result_ready = Signal(object)  # FrameResult
     failed = Signal(int, str)  # request_id, message
+    cancelled = Signal(int)  # request_id of a frame given up for a newer one
     progress_changed = Signal(str)
-    job_done = Signal(int, object)  # job id, value
-    job_failed = Signal(int, str)  # job id, message
+    job_done = Signal(object, object)  # Job, value
+    job_failed = Signal(object, str)  # Job, message
 
     def __init__(self, loader: Loader | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,13 +64,14 @@ class RenderWorker(QThread):
         self._condition = QWaitCondition()
         self._abort = False
         self._pending_load: tuple[str, str | None] | None = None
-        self._pending: tuple[RenderRequest, bool] | None = None
-        self._jobs: deque[tuple[int, Job]] = deque()
-        self._job_ids = itertools.count(1)
+        self._pending: tuple[RenderRequest, bool, bool] | None = None
+        self._jobs: deque[Job] = deque()
         # Touched only from the worker thread:
-        self._engine: Any = None
+        self._engine: FrameEngine | None = None
         self._load_error = "no model is loaded yet"
         self._last: RenderRequest | None = None
+        self._frame_started = 0.0
+        self._frame_s: float | None = None  # running estimate of one frame's time
         self.rendered_count = 0  # frames actually rendered (for benchmarks)
 
     # --- called from the UI thread -------------------------------------------------------
@@ -69,29 +80,41 @@ class RenderWorker(QThread):
             self._pending_load = (model, device)
             self._start_or_wake()
 
-    def submit(self, request: RenderRequest, force: bool = False) -> None:
-        """Queue ``request``, replacing any request not yet started."""
+    def submit(self, request: RenderRequest, force: bool = False, supersede: bool = False) -> None:
+        """Queue ``request``, replacing any request not yet started. With ``supersede`` it
+        may also cancel the frame in flight (a settled change, not a stroke in progress:
+        cancelling every throttled stroke frame would show nothing until the stroke ends)."""
         with QMutexLocker(self._mutex):
-            self._pending = (request, force)
+            self._pending = (request, force, supersede)
             self._start_or_wake()
 
-    def submit_job(self, job: Job) -> int:
-        """Run ``job(engine)`` in the worker thread (before any pending frame); returns its id."""
+    def submit_job(self, job: Job) -> Job:
+        """Run ``job.run(engine)`` in the worker thread, before any pending frame."""
         with QMutexLocker(self._mutex):
-            job_id = next(self._job_ids)
-            self._jobs.append((job_id, job))
+            self._jobs.append(job)
             self._start_or_wake()
-        return job_id
+        return job
 
-    def stop(self, timeout_ms: int = 2000) -> bool:
-        """Ask the thread to end and wait at most ``timeout_ms``; True when it has ended."""
+    def queued_jobs(self) -> list[Job]:
+        with QMutexLocker(self._mutex):
+            return list(self._jobs)
+
+    def request_stop(self, keep_jobs: bool = True) -> None:
+        """Ask the thread to end without waiting: the frame in flight is cancelled within one
+        model block, and queued jobs (an export asked for before quitting) still run unless
+        ``keep_jobs`` is False. ``finished`` is emitted when the thread has ended."""
         with QMutexLocker(self._mutex):
             self._abort = True
             self._pending = None
             self._pending_load = None
-            # Queued jobs (an export asked for just before quitting) still run: the render in
-            # flight is cancelled, the jobs are short, and a picture the user saved is kept.
+            if not keep_jobs:
+                self._jobs.clear()
             self._condition.wakeOne()
+
+    def stop(self, timeout_ms: int = 2000) -> bool:
+        """``request_stop``, then wait at most ``timeout_ms``; True when the thread has ended.
+        Blocks the calling thread: for tests and command-line tools, not for the window."""
+        self.request_stop()
         if not self.isRunning():
             return True
         return self.wait(timeout_ms)
@@ -125,12 +148,9 @@ class RenderWorker(QThread):
             if load is not None:
                 self._load(*load)
             elif job is not None:
-                self._run_job(*job)
+                self._run_job(job)
             elif pending is not None:
-                self._render(*pending)
-
-    def _is_aborting(self) -> bool:
-        return self._abort
+                self._render(*pending[:2])
 
     def _progress(self, message: str) -> None:
         if self._abort:
@@ -143,6 +163,7 @@ class RenderWorker(QThread):
         # cycle that only the collector frees; collect now, not after the new one has loaded.
         gc.collect()
         self._last = None
+        self._frame_s = None
         self.progress_changed.emit(f"Loading {model}…")
         try:
             engine = self._loader(model, device=device, progress=self._progress)
@@ -163,30 +184,48 @@ class RenderWorker(QThread):
         with QMutexLocker(self._mutex):
             return self._pending_load is not None
 
+    def _should_cancel(self) -> bool:
+        """Asked by the engine before every model block: read without the mutex (one
+        attribute read, atomic under the GIL) because it is asked hundreds of times a frame."""
+        if self._abort:
+            return True
+        pending = self._pending
+        if pending is None or not pending[2] or self._frame_s is None:
+            return False
+        remaining = self._frame_s - (time.monotonic() - self._frame_started)
+        return remaining >= SUPERSEDE_MIN_REMAINING_S
+
     def _render(self, request: RenderRequest, force: bool) -> None:
         if not force and request.same_inputs(self._last):
             return
         if self._engine is None:
             self.failed.emit(request.request_id, self._load_error)
             return
+        self._frame_started = time.monotonic()
         try:
-            result = self._engine.render(request, should_cancel=self._is_aborting)
+            result = self._engine.render(request, should_cancel=self._should_cancel)
+        except RenderCancelled:
+            self._last = None
+            if not self._abort:
+                self.cancelled.emit(request.request_id)
+            return
         except Exception as err:  # noqa: BLE001 - reported; the worker keeps serving
             self._last = None
             if not self._abort:
                 self.failed.emit(request.request_id, user_message(err))
             return
+        took = time.monotonic() - self._frame_started
+        w = _FRAME_TIME_WEIGHT
+        self._frame_s = took if self._frame_s is None else (1 - w) * self._frame_s + w * took
         self._last = request
         self.rendered_count += 1
         if not self._abort:
             self.result_ready.emit(result)
 
-    def _run_job(self, job_id: int, job: Job) -> None:
+    def _run_job(self, job: Job) -> None:
         try:
-            value = job(self._engine)
+            value = job.run(self._engine)
         except Exception as err:  # noqa: BLE001 - reported to whoever asked
-            if not self._abort:
-                self.job_failed.emit(job_id, user_message(err))
+            self.job_failed.emit(job, user_message(err))
             return
-        if not self._abort:
-            self.job_done.emit(job_id, value)
+        self.job_done.emit(job, value)

@@ -6,24 +6,21 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from desktop_app.engine.errors import InvalidRequestError
-from desktop_app.engine.presets import DEFAULT_PRESET
-from desktop_app.engine.types import check_size, check_strength
+from desktop_app.core.errors import InvalidRequestError
+from desktop_app.core.settings_table import SETTINGS, Setting
+from desktop_app.models.presets import DEFAULT_PRESET
 
 DTYPES = ("float32", "float16", "bfloat16")
 
 
-def _checked(kind: type, noun: str, check: Callable) -> Callable[[str], object]:
-    """Parse with ``kind``, then let the engine's own ``check`` say what is out of range."""
-    article = "a whole number" if kind is int else "a number"
+def setting_arg(setting: Setting | str) -> Callable[[str], object]:
+    """An argument type checked by ``setting``'s rule (a name in the settings table, or a
+    one-off ``Setting`` for a number that is not a setting, like a benchmark's frame count)."""
+    setting = SETTINGS[setting] if isinstance(setting, str) else setting
 
     def parse(text: str):
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{noun} must be {article}, got {text!r}") from None
-        try:
-            return check(value)
+            return setting.parse_text(text)
         except InvalidRequestError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
 
@@ -31,16 +28,19 @@ def _checked(kind: type, noun: str, check: Callable) -> Callable[[str], object]:
 
 
 def ranged(kind: type, low, high, noun: str) -> Callable[[str], object]:
-    def check(value):
-        if not low <= value <= high:
-            raise InvalidRequestError(f"{noun} must be between {low} and {high}, got {value}")
-        return value
-
-    return _checked(kind, noun, check)
+    return setting_arg(Setting(noun, kind, low, noun, low=low, high=high))
 
 
-size_arg = _checked(int, "size", check_size)
-strength_arg = _checked(float, "strength", check_strength)
+def add_setting_argument(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
+    """``--NAME`` with the setting's type, default, choices and help from the table."""
+    setting = SETTINGS[name]
+    kwargs.setdefault("default", setting.default)
+    kwargs.setdefault("help", setting.help or None)
+    if setting.choices:
+        kwargs.setdefault("choices", setting.choices)
+    else:
+        kwargs.setdefault("type", setting_arg(setting))
+    parser.add_argument(f"--{name.replace('_', '-')}", **kwargs)
 
 
 def add_device_arguments(parser: argparse.ArgumentParser, dtype_help: str) -> None:

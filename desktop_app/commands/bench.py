@@ -1,6 +1,6 @@
 """``live-canvas bench``: the engine against the stock diffusers pipeline on the same weights.
 
-The measuring lives in ``desktop_app.engine.benchmark``; this module parses arguments and
+The measuring lives in ``desktop_app.bench.benchmark``; this module parses arguments and
 prints either a human summary or one JSON object (``--json``).
 """
 
@@ -14,7 +14,7 @@ import platform
 import shlex
 import sys
 
-from desktop_app.commands.arguments import add_device_arguments, ranged, size_arg
+from desktop_app.commands.arguments import add_device_arguments, add_setting_argument, ranged
 
 
 def add_parser(subparsers) -> None:
@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
         default="tiny",
         help="preset, model folder, .safetensors, random:sdxl, random:sd21 or tiny (default tiny)",
     )
-    p.add_argument("--size", type=size_arg, default=512, help="side in pixels (default 512)")
+    add_setting_argument(p, "size")
     p.add_argument(
         "--frames",
         type=ranged(int, 1, 100_000, "frames"),
@@ -74,7 +74,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from desktop_app.engine.benchmark import BenchConfig, run_benchmark
+    from desktop_app.bench.benchmark import BenchConfig, run_benchmark
 
     config = BenchConfig(
         model=args.model,

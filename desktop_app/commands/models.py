@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from desktop_app.engine.presets import NON_COMMERCIAL, PRESETS
+from desktop_app.models.presets import NON_COMMERCIAL, PRESETS
 
 _VARIANT_HELP = (
     "which weights: fp16 (GPUs), full (CPUs) or auto, what this machine's loader reads "
@@ -43,7 +43,7 @@ def add_parser(subparsers) -> None:
 
 
 def _variant(choice: str) -> str:
-    from desktop_app.engine.hub_files import default_variant
+    from desktop_app.engine.device import default_variant
 
     return default_variant() if choice == "auto" else choice
 
@@ -60,7 +60,7 @@ def _licence_lines(preset) -> list[str]:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from desktop_app.engine.hub_files import cache_folder, format_size, preset_status
+    from desktop_app.models.hub_files import cache_folder, format_size, preset_status
 
     variant = _variant(args.variant)
     print(f"cache: {cache_folder()} ({variant} weights)")
@@ -87,7 +87,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_path(_args: argparse.Namespace) -> int:
-    from desktop_app.engine.hub_files import cache_folder
+    from desktop_app.models.hub_files import cache_folder
 
     print(cache_folder())
     return 0
@@ -104,7 +104,7 @@ class _Bars:
     def __call__(self, p) -> None:
         from tqdm import tqdm
 
-        from desktop_app.engine.downloads import format_size
+        from desktop_app.models.downloads import format_size
 
         key = (p.repo, p.path)
         new_file = key != self.current
@@ -145,7 +145,7 @@ class _Bars:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from desktop_app.engine.downloads import (
+    from desktop_app.models.downloads import (
         HubUnreachableError,
         as_preset,
         cache_folder,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from desktop_app.commands.arguments import add_model_arguments, ranged, size_arg, strength_arg
-from desktop_app.engine.types import MAX_SEED, MODES
+from desktop_app.commands.arguments import add_model_arguments, add_setting_argument
 
 
 def add_parser(subparsers) -> None:
@@ -19,22 +18,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--prompt", required=True, help="what the picture shows")
     p.add_argument("--out", required=True, help="output PNG path")
     add_model_arguments(p)
-    p.add_argument("--seed", type=ranged(int, 0, MAX_SEED, "seed"), default=0)
-    p.add_argument(
-        "--control-scale",
-        type=ranged(float, 0.0, 2.0, "control scale"),
-        default=1.0,
-        help="how closely to follow the sketch, 0..2 (default 1)",
-    )
-    p.add_argument(
-        "--strength",
-        type=strength_arg,
-        default=0.6,
-        help="colour mode: how far to move from the sketch's colours, (0, 1]",
-    )
-    p.add_argument("--mode", choices=MODES, default="scribble")
-    p.add_argument("--size", type=size_arg, default=512, help="side in pixels, a multiple of 64")
-    p.add_argument("--steps", type=ranged(int, 1, 4, "steps"), default=1)
+    for name in ("seed", "control_scale", "strength", "mode", "size", "steps"):
+        add_setting_argument(p, name)
     p.add_argument(
         "--full-quality",
         action="store_true",
@@ -44,10 +29,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from desktop_app.core.metadata import check_writable, save_png
+    from desktop_app.core.types import RenderRequest
     from desktop_app.engine.loading import load_engine
-    from desktop_app.engine.metadata import check_writable, save_png
     from desktop_app.engine.sketch import read_image
-    from desktop_app.engine.types import RenderRequest
 
     # Cheap checks first: a typo in a path should not cost a model load.
     sketch = read_image(args.sketch)

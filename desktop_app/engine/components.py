@@ -14,11 +14,11 @@ from diffusers import AutoencoderTiny, ControlNetModel
 from safetensors import safe_open
 from transformers import CLIPTokenizer
 
-from desktop_app.engine.errors import ModelLoadError
-from desktop_app.engine.hub_errors import describe_hub_error
+from desktop_app.core.errors import ModelLoadError
 from desktop_app.engine.parts import ModelParts
-from desktop_app.engine.presets import preset_for_family
 from desktop_app.engine.taesd import UNREADABLE, load_tiny_autoencoder, unreadable
+from desktop_app.models.hub_errors import describe_hub_error
+from desktop_app.models.presets import preset_for_family
 
 Progress = Callable[[str], None]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")

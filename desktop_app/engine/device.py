@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from desktop_app.engine.errors import InvalidRequestError
+from desktop_app.core.errors import InvalidRequestError
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,8 @@ class StageClock:
             self._marks[-1].synchronize()
             return [start.elapsed_time(end) for start, end in pairs]
         return [(end - start) * 1000.0 for start, end in pairs]
+
+
+def default_variant(device: str | None = None, dtype: str | None = None) -> str:
+    """The weights this machine's loader reads: fp16 files only when it computes in fp16."""
+    return "fp16" if pick_placement(device, dtype).dtype == torch.float16 else "full"

@@ -16,6 +16,7 @@ from diffusers.utils import logging as diffusers_logging
 from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 from transformers.utils import logging as transformers_logging
 
+from desktop_app.core.errors import ModelLoadError
 from desktop_app.engine.builders import build_random, build_tiny
 from desktop_app.engine.components import (
     HUB_ID,
@@ -28,11 +29,10 @@ from desktop_app.engine.components import (
     read_config,
 )
 from desktop_app.engine.device import pick_placement
-from desktop_app.engine.errors import ModelLoadError
 from desktop_app.engine.parts import TURBO_SCHEDULER, ModelParts
-from desktop_app.engine.presets import DEFAULT_PRESET, PRESETS
 from desktop_app.engine.renderer import Engine
 from desktop_app.engine.single_file import load_single_file
+from desktop_app.models.presets import DEFAULT_PRESET, PRESETS
 
 diffusers_logging.set_verbosity_error()
 transformers_logging.set_verbosity_error()

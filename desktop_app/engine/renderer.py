@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -21,9 +22,17 @@ import numpy as np
 import torch
 from diffusers import EulerDiscreteScheduler
 
+from desktop_app.core.errors import DeviceOutOfMemoryError, RenderCancelled
+from desktop_app.core.types import (
+    EngineInfo,
+    FrameResult,
+    FrameTimings,
+    GenerationParams,
+    RenderRequest,
+)
+from desktop_app.engine.cancellation import CancelPoints
 from desktop_app.engine.cpu_weights import pack_if_supported
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
-from desktop_app.engine.errors import DeviceOutOfMemoryError, RenderCancelled
 from desktop_app.engine.parts import ModelParts
 from desktop_app.engine.sketch import (
     control_from_canvas,
@@ -32,17 +41,11 @@ from desktop_app.engine.sketch import (
     to_device_image,
 )
 from desktop_app.engine.text import PromptEncoder
-from desktop_app.engine.types import (
-    EngineInfo,
-    FrameResult,
-    FrameTimings,
-    GenerationParams,
-    RenderRequest,
-)
 
 _NOISE_CACHE_SIZE = 4
 _SCHEDULE_CACHE_SIZE = 64  # one per (steps, strength) slider position in use
 OPTIMISING = "optimising for this device: the first start takes a minute or two"
+_load_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class Engine:
         self._noise: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
         self._schedules: dict[tuple[int, float | None], Schedule] = {}
         self._time_ids: dict[int, torch.Tensor] = {}
+        self.load_id = next(_load_ids)
         self.info = EngineInfo(
             model=parts.name,
             family=parts.family,
@@ -102,6 +106,10 @@ class Engine:
             preview_decoder=parts.preview_decoder,
             is_noise=parts.is_noise,
             warnings=parts.warnings,
+            load_id=self.load_id,
+        )
+        self.cancel_points = CancelPoints(
+            () if compile_models else (parts.unet, parts.controlnet)
         )
         self.compiled = compile_models
         self._cuda_graphs = False
@@ -213,10 +221,12 @@ class Engine:
     def render(
         self, request: RenderRequest, should_cancel: Callable[[], bool] | None = None
     ) -> FrameResult:
-        """``should_cancel`` is polled between model forwards, so a closing window need not
-        wait for a whole frame on a slow device."""
-        with self._out_of_memory_says_so(request.size):
-            return self._render(request, should_cancel or _never)
+        """``should_cancel`` is polled before every block of the ControlNet and the UNet (and
+        between steps), so a closing window or a newer request waits for one block, not a
+        frame; the frame then raises ``RenderCancelled``."""
+        should_cancel = should_cancel or _never
+        with self._out_of_memory_says_so(request.size), self.cancel_points.armed(should_cancel):
+            return self._render(request, should_cancel)
 
     @contextlib.contextmanager
     def _out_of_memory_says_so(self, size: int):
@@ -349,6 +359,7 @@ class Engine:
             request_id=req.request_id,
             latents=latents,
             warnings=text.warnings,
+            load_id=self.load_id,
         )
 
     def encode_image(self, image01: torch.Tensor) -> torch.Tensor:

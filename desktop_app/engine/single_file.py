@@ -11,16 +11,16 @@ from pathlib import Path
 
 import torch
 
+from desktop_app.core.errors import ModelLoadError
 from desktop_app.engine.components import (
     finish_parts,
     plan_controlnet,
     read_config,
     safetensors_keys,
 )
-from desktop_app.engine.errors import ModelLoadError
-from desktop_app.engine.hub_errors import describe_hub_error
 from desktop_app.engine.parts import TURBO_SCHEDULER, ModelParts
-from desktop_app.engine.presets import preset_for_family
+from desktop_app.models.hub_errors import describe_hub_error
+from desktop_app.models.presets import preset_for_family
 
 
 def checkpoint_family(path: Path) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from desktop_app.engine.errors import ModelLoadError, SketchError
+from desktop_app.core.errors import ModelLoadError, SketchError
 
 LINEART_DETECTORS = ("canny", "hed", "pidi", "lineart")
 _LUMA = torch.tensor([0.299, 0.587, 0.114])

@@ -15,7 +15,7 @@ from diffusers import AutoencoderTiny
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from desktop_app.engine.errors import ModelLoadError
+from desktop_app.core.errors import ModelLoadError
 
 UNREADABLE = (SafetensorError, OSError, ValueError)
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.app.state import LiveState
 from desktop_app.app.user_presets import USER_PREFIX, UserPreset
-from desktop_app.engine.presets import PRESETS
+from desktop_app.models.presets import PRESETS
 from desktop_app.ui.bindings import bind_checked, bind_combo, bind_slider, bind_spin, bind_text
 from desktop_app.ui.theme import icon
 

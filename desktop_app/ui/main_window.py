@@ -24,7 +24,7 @@ from desktop_app.app.controller import Controller, cpu_note
 from desktop_app.app.imaging import load_image_file
 from desktop_app.app.settings import write_settings
 from desktop_app.app.user_presets import UserPreset, UserPresetStore
-from desktop_app.engine.types import EngineInfo, FrameResult
+from desktop_app.core.types import EngineInfo, FrameResult
 from desktop_app.ui.banner import Banner
 from desktop_app.ui.canvas import SketchCanvas
 from desktop_app.ui.controls import ControlPanel

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.app.user_presets import UserPreset, make_user_preset
-from desktop_app.engine.errors import ModelLoadError
+from desktop_app.core.errors import ModelLoadError
 
 WEIGHTS_FILTER = "Safetensors (*.safetensors)"
 

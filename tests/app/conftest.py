@@ -7,11 +7,11 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
+from doubles import FakeEngine, fake_loader  # noqa: E402
 from PySide6.QtCore import QStandardPaths  # noqa: E402
 
 from desktop_app.app.controller import Controller  # noqa: E402
 from desktop_app.app.state import LiveState  # noqa: E402
-from desktop_app.app.testing import FakeEngine, fake_loader  # noqa: E402
 from desktop_app.app.worker import RenderWorker  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from fake_hub import SD_TURBO, UNET16, FakeHub, sd_turbo_files
 from huggingface_hub import try_to_load_from_cache
 
 from desktop_app.app.download_worker import DownloadWorker, PlanWorker, check_cache
-from desktop_app.engine.downloads import download_preset
+from desktop_app.models.downloads import download_preset
 
 pytestmark = pytest.mark.usefixtures("sockets")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+from doubles import FakeEngine
 from PIL import Image
 
 from desktop_app.app import files
 from desktop_app.app.state import LiveState
-from desktop_app.app.testing import FakeEngine
 
 
 def parameters_of(path) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from desktop_app.app.worker import RenderWorker
-from desktop_app.engine.types import RenderRequest
+from desktop_app.core.types import RenderRequest
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("desktop_app.engine.loading") is None,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from doubles import FakeEngine
 from PySide6.QtCore import QSettings
 
 from desktop_app.app.state import LiveState
-from desktop_app.app.testing import FakeEngine
 from desktop_app.app.user_presets import (
     UserPreset,
     UserPresetStore,
@@ -15,7 +15,7 @@ from desktop_app.app.user_presets import (
     resolving_loader,
     write_user_presets,
 )
-from desktop_app.engine.errors import ModelLoadError
+from desktop_app.core.errors import ModelLoadError
 
 
 @pytest.fixture

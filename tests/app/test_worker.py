@@ -6,11 +6,11 @@ import threading
 import time
 
 import numpy as np
+from doubles import FakeEngine, fake_loader
 
-from desktop_app.app.testing import FakeEngine, fake_loader
 from desktop_app.app.worker import RenderWorker
-from desktop_app.engine.errors import ModelLoadError
-from desktop_app.engine.types import RenderRequest
+from desktop_app.core.errors import ModelLoadError
+from desktop_app.core.types import RenderRequest
 
 
 def loaded(qtbot, controller):

@@ -7,10 +7,10 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
+from doubles import FakeEngine, fake_loader  # noqa: E402
 from PySide6.QtCore import QSettings, QStandardPaths  # noqa: E402
 
 from desktop_app.app.settings import set_application_names  # noqa: E402
-from desktop_app.app.testing import FakeEngine, fake_loader  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")

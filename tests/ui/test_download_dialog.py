@@ -13,7 +13,7 @@ from huggingface_hub import try_to_load_from_cache
 
 from desktop_app.app.controller import cpu_note
 from desktop_app.app.download_worker import check_cache, format_size
-from desktop_app.engine.types import EngineInfo
+from desktop_app.core.types import EngineInfo
 from desktop_app.ui.download_dialog import BAR_STEPS, ModelDownloadDialog
 
 pytestmark = pytest.mark.usefixtures("sockets")

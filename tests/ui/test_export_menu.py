@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from doubles import FakeEngine
 from PIL import Image
-
-from desktop_app.app.testing import FakeEngine
 
 
 def test_sketch_is_saved_beside_the_export_into_the_chosen_folder(qtbot, make_window, tmp_path):

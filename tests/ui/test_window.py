@@ -6,10 +6,10 @@ import argparse
 import time
 
 import numpy as np
+from doubles import FakeEngine
 from PySide6.QtCore import QPoint, Qt
 
-from desktop_app.app.testing import FakeEngine
-from desktop_app.engine.errors import ModelLoadError
+from desktop_app.core.errors import ModelLoadError
 
 
 def stroke(qtbot, canvas, start=(0.2, 0.2), end=(0.7, 0.6)):
@@ -162,8 +162,9 @@ def test_filmstrip_collects_settled_frames_and_restores_settings(qtbot, make_win
 
 
 def test_gui_command_quits_after_the_first_frame(qtbot, monkeypatch, tmp_path):
+    from doubles import fake_loader
+
     from desktop_app.app import engine_api
-    from desktop_app.app.testing import fake_loader
     from desktop_app.commands import gui
     from desktop_app.ui import startup
 

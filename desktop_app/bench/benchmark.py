@@ -12,7 +12,7 @@ differs from the baseline's, e.g. bf16 on an AMX CPU; otherwise the baseline is 
 All runs share one set of UNet, ControlNet and text encoders: a second full-size SDXL in fp32
 beside the engine's bf16 one would not fit a 24 GB machine. A run in another dtype converts the
 shared modules in place before its frame, outside the timed part
-(``bench_tools.SharedModules``). Weights built or loaded in bf16 survive bf16 → fp32 → bf16 bit
+(``tools.SharedModules``). Weights built or loaded in bf16 survive bf16 → fp32 → bf16 bit
 for bit; in general the shared weights carry the precision of the lowest dtype in play, which
 changes pixels, not timings. The stock runs also inherit the engine's channels-last layout,
 which if anything speeds them up, but get plain (unpacked) layers. A pipeline never shares a
@@ -42,16 +42,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from desktop_app.engine.bench_tools import (
+from desktop_app.bench.tools import (
     ForwardTimer,
     MemoryProbe,
     SharedModules,
     StrokeSketch,
     load_average,
 )
+from desktop_app.core.types import RenderRequest
 from desktop_app.engine.device import dtype_name, pick_placement
 from desktop_app.engine.parts import ModelParts
-from desktop_app.engine.types import RenderRequest
 
 PROMPT = "a lighthouse on a cliff at dusk, watercolour"
 SEED = 0

@@ -1,4 +1,5 @@
-"""A fake engine with the real engine's interface and no torch (tests, demos, benchmarks)."""
+"""Test doubles: a fake engine with the real engine's interface and no torch (tests and the
+UI-stall benchmark; never shipped in the package)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.engine.errors import DeviceOutOfMemoryError
-from desktop_app.engine.types import (
+from desktop_app.core.errors import DeviceOutOfMemoryError
+from desktop_app.core.types import (
     EngineInfo,
     FrameResult,
     FrameTimings,

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from desktop_app.engine.errors import OutputError
-from desktop_app.engine.types import GenerationParams
+from desktop_app.core.errors import OutputError
+from desktop_app.core.types import GenerationParams
 
 _UMASK = os.umask(0)  # reading the umask means setting it; put it straight back
 os.umask(_UMASK)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from desktop_app.engine.presets import PRESETS
+from desktop_app.models.presets import PRESETS
 
 
 def hub_is_offline() -> bool:
@@ -53,3 +53,14 @@ def describe_hub_error(repo: str, err: BaseException) -> str:
         )
     first_line = text.splitlines()[0] if text else kind
     return f"cannot load {repo}: {first_line}"
+
+
+def is_transport_error(err: BaseException) -> bool:
+    """A connection that failed or broke off. Which HTTP client huggingface_hub uses (and so
+    which exception it raises) changes between its releases; the client's transport-error
+    base class is recognised by name, so this module imports no HTTP client of its own."""
+    return any(
+        cls.__name__ in ("TransportError", "ConnectionError")
+        and cls.__module__.split(".")[0] in ("httpx", "httpx2", "requests", "urllib3")
+        for cls in type(err).__mro__
+    )

@@ -21,9 +21,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from desktop_app.engine.errors import ModelLoadError
-from desktop_app.engine.hub_errors import hub_is_offline
-from desktop_app.engine.hub_files import (
+from desktop_app.core.errors import ModelLoadError
+from desktop_app.models.hub_errors import hub_is_offline, is_transport_error
+from desktop_app.models.hub_files import (
     CorruptDownloadError,
     DiskFullError,
     DownloadCancelled,
@@ -43,7 +43,7 @@ from desktop_app.engine.hub_files import (
     preset_status,
     repo_storage,
 )
-from desktop_app.engine.presets import Preset
+from desktop_app.models.presets import Preset
 
 
 class _Meter:
@@ -245,7 +245,6 @@ def _fetch(f: HubFile, revision: str, cache: Path, tally: _Tally, verify: bool) 
 
 
 def _download_failure(f: HubFile, cache: Path, err: BaseException) -> BaseException:
-    import httpx2
     from huggingface_hub.errors import HfHubHTTPError
 
     if isinstance(err, ModelLoadError):
@@ -258,7 +257,7 @@ def _download_failure(f: HubFile, cache: Path, err: BaseException) -> BaseExcept
         )
     if isinstance(err, HfHubHTTPError):
         return hub_failure(f.repo, err)
-    if isinstance(err, httpx2.TransportError) or "Consistency check failed" in str(err):
+    if is_transport_error(err) or "Consistency check failed" in str(err):
         first = (str(err).splitlines() or [type(err).__name__])[0]
         return HubUnreachableError(
             f"download of {f.repo}/{f.path} stopped ({first}); run the download again "

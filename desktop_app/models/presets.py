@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from desktop_app.engine.errors import ModelLoadError
+from desktop_app.core.errors import ModelLoadError
+from desktop_app.core.settings_table import SETTINGS
 
 NON_COMMERCIAL = (
     "Stability AI Non-Commercial Research Community License: personal and research use only; "
@@ -92,7 +93,7 @@ PRESETS: dict[str, Preset] = {
     )
 }
 
-DEFAULT_PRESET = "sdxl-turbo"
+DEFAULT_PRESET = SETTINGS["preset"].default
 
 
 def get_preset(name: str) -> Preset:

@@ -12,9 +12,14 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop_app.engine.errors import ModelLoadError
-from desktop_app.engine.hub_errors import describe_hub_error, download_hint, hub_is_offline
-from desktop_app.engine.presets import Preset, get_preset
+from desktop_app.core.errors import ModelLoadError
+from desktop_app.models.hub_errors import (
+    describe_hub_error,
+    download_hint,
+    hub_is_offline,
+    is_transport_error,
+)
+from desktop_app.models.presets import Preset, get_preset
 
 VARIANTS = ("fp16", "full")
 
@@ -123,15 +128,6 @@ def cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:
     from huggingface_hub import constants
 
     return Path(cache_dir or constants.HF_HUB_CACHE).expanduser()
-
-
-def default_variant(device: str | None = None, dtype: str | None = None) -> str:
-    """The weights this machine's loader reads: fp16 files only when it computes in fp16."""
-    import torch
-
-    from desktop_app.engine.device import pick_placement
-
-    return "fp16" if pick_placement(device, dtype).dtype == torch.float16 else "full"
 
 
 # --- which files the loader reads -----------------------------------------------------------
@@ -291,10 +287,9 @@ def missing_files(statuses: Sequence[PartStatus]) -> list[str]:
 
 
 def hub_failure(repo: str, err: BaseException) -> ModelLoadError:
-    import httpx2
     from huggingface_hub.errors import OfflineModeIsEnabled
 
-    if isinstance(err, (httpx2.TransportError, OfflineModeIsEnabled)):
+    if is_transport_error(err) or isinstance(err, OfflineModeIsEnabled):
         first = (str(err).splitlines() or [type(err).__name__])[0]
         return HubUnreachableError(
             f"cannot reach the Hugging Face Hub ({first}); check the connection, "

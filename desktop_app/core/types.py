@@ -7,33 +7,24 @@ the engine looks inside it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from desktop_app.engine.errors import InvalidRequestError
+from desktop_app.core.errors import InvalidRequestError
+from desktop_app.core.settings_table import FRAME_SETTINGS, SETTINGS, check_frame_settings
 
 Mode = Literal["scribble", "colour"]
-MODES: tuple[str, ...] = ("scribble", "colour")
-MIN_SIZE, MAX_SIZE, SIZE_STEP = 128, 2048, 64
-MAX_STEPS = 4
-MAX_CONTROL_SCALE = 2.0
-MAX_SEED = 2**32 - 1
 
 
 def check_size(size: int) -> int:
-    if not isinstance(size, int) or size % SIZE_STEP or not MIN_SIZE <= size <= MAX_SIZE:
-        raise InvalidRequestError(
-            f"size must be a multiple of {SIZE_STEP} between {MIN_SIZE} and {MAX_SIZE}, got {size}"
-        )
-    return size
+    return SETTINGS["size"].check(size)
 
 
 def check_strength(strength: float) -> float:
-    if not 0.0 < strength <= 1.0:
-        raise InvalidRequestError(f"strength must be in (0, 1], got {strength:g}")
-    return strength
+    return SETTINGS["strength"].check(strength)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,13 +36,13 @@ class RenderRequest:
     """
 
     sketch: np.ndarray
-    prompt: str = ""
-    mode: Mode = "scribble"
-    control_scale: float = 1.0
-    strength: float = 0.6
-    seed: int = 0
-    steps: int = 1
-    size: int = 512
+    prompt: str = SETTINGS["prompt"].default
+    mode: Mode = SETTINGS["mode"].default
+    control_scale: float = SETTINGS["control_scale"].default
+    strength: float = SETTINGS["strength"].default
+    seed: int = SETTINGS["seed"].default
+    steps: int = SETTINGS["steps"].default
+    size: int = SETTINGS["size"].default
     request_id: int = 0
 
     def __post_init__(self) -> None:
@@ -62,21 +53,8 @@ class RenderRequest:
             raise InvalidRequestError(
                 f"the sketch must be an RGB image (height, width, 3), got shape {sketch.shape}"
             )
-        if self.mode not in MODES:
-            raise InvalidRequestError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        check_size(self.size)
-        check_strength(self.strength)
-        if not 1 <= self.steps <= MAX_STEPS:
-            raise InvalidRequestError(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}")
-        if not 0.0 <= self.control_scale <= MAX_CONTROL_SCALE:
-            raise InvalidRequestError(
-                f"control scale must be between 0 and {MAX_CONTROL_SCALE:g}, "
-                f"got {self.control_scale:g}"
-            )
-        if not 0 <= self.seed <= MAX_SEED:
-            raise InvalidRequestError(f"seed must be between 0 and {MAX_SEED}, got {self.seed}")
-        if not isinstance(self.prompt, str):
-            raise InvalidRequestError("the prompt must be text")
+        # Strength is checked in scribble mode too: a bad value is reported where it was set.
+        check_frame_settings({name: getattr(self, name) for name in FRAME_SETTINGS})
 
     def same_inputs(self, other: RenderRequest | None) -> bool:
         """True when ``other`` would render the same picture (ids aside)."""
@@ -144,6 +122,7 @@ class FrameResult:
     request_id: int = 0
     latents: Any = None  # torch.Tensor on the engine's device; for the full-quality export
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    load_id: int = 0  # the engine load that made it: its latents fit only that model's VAE
 
 
 @dataclass(frozen=True)
@@ -157,7 +136,25 @@ class EngineInfo:
     preview_decoder: str
     is_noise: bool = False  # random weights: the output is noise, and the UI says so
     warnings: tuple[str, ...] = ()
+    load_id: int = 0  # unique to each load in this process (two loads of one model differ)
 
     def describe(self) -> str:
         noise = " [random weights: output is noise]" if self.is_noise else ""
         return f"{self.model} on {self.device} ({self.dtype}){noise}"
+
+
+class FrameEngine(Protocol):
+    """What the app asks of a loaded model, wherever it runs (the local engine, a test fake)."""
+
+    info: EngineInfo
+
+    def render(
+        self, request: RenderRequest, should_cancel: Callable[[], bool] | None = None
+    ) -> FrameResult:
+        """One frame. ``should_cancel`` is polled often; when it answers True the engine
+        raises ``RenderCancelled`` as soon as it can."""
+        ...
+
+    def export_image(self, result: FrameResult) -> np.ndarray:
+        """``result`` again at full quality (it was made by this engine: same ``load_id``)."""
+        ...

@@ -1,0 +1,68 @@
+"""Work that runs in the render worker besides frames, one class per kind.
+
+The worker runs ``job.run(engine)`` in its thread and hands the job back with its value (or
+its failure) in ``job_done`` / ``job_failed``; whoever submitted a kind of job handles that
+kind, recognised by its type. Everything a job needs is captured when it is made, on the UI
+thread, so nothing it reads can change while it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from desktop_app.app import engine_api, files
+from desktop_app.core.types import FrameEngine, FrameResult
+
+
+class Job(Protocol):
+    def run(self, engine: FrameEngine | None) -> Any: ...
+
+
+@dataclass(frozen=True, eq=False)
+class CacheCheckJob:
+    """Is a preset fully downloaded? (Which weights count needs torch, so not on the UI.)"""
+
+    model: str
+    variant: str | None
+    device: str | None
+
+    def run(self, engine: FrameEngine | None) -> Any:
+        from desktop_app.app import download_worker
+
+        return download_worker.check_cache(self.model, self.variant, self.device)
+
+
+@dataclass(frozen=True, eq=False)
+class ExportJob:
+    """A picture at full quality into ``directory``, with the sketch beside it if given."""
+
+    result: FrameResult
+    directory: Path
+    sketch: np.ndarray | None = None
+
+    def run(self, engine: FrameEngine | None) -> str:
+        result = self.result
+        # Latents fit only the VAE of the load that made them; a picture from before a model
+        # switch (or a reload) is exported as it was shown.
+        same_load = engine is not None and result.load_id == engine.info.load_id
+        image = engine.export_image(result) if same_load else result.image
+        files.ensure_dir(self.directory)
+        path = files.export_path(self.directory, result.params.seed)
+        engine_api.save_png(path, image, result.params)
+        if self.sketch is not None:
+            files.save_image(files.sketch_path(path), self.sketch)
+        return str(path)
+
+
+@dataclass(frozen=True, eq=False)
+class LineArtJob:
+    """A photo turned into line art for the canvas."""
+
+    photo: np.ndarray
+
+    def run(self, engine: FrameEngine | None) -> np.ndarray:
+        return engine_api.lineart_from_photo(self.photo)

@@ -1,0 +1,237 @@
+"""Every setting a user can change, declared once: name, type, default, range, and where it
+is kept between runs.
+
+The app's observable state, the preferences file, the autosaved session, a frame request's
+validation and the command line's argument types all read this table, so a range or a
+default is written in one place and a stored value is checked by the same rule as a live one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from desktop_app.core.errors import InvalidRequestError
+
+Store = Literal["prefs", "session"]  # prefs: the settings file; session: the autosave
+MODES: tuple[str, ...] = ("scribble", "colour")
+LAYOUTS: tuple[str, ...] = ("side", "stacked")
+MAX_SEED = 2**32 - 1
+MAX_PROMPT_CHARS = 4000
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting. ``check`` says, in one line, why a value is not allowed."""
+
+    name: str
+    kind: type  # str, int, float, bool or bytes
+    default: Any
+    noun: str  # as a message names it: "control scale"
+    store: Store | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # the low end is excluded: strength is in (0, 1]
+    multiple_of: int | None = None
+    choices: tuple[str, ...] | None = None
+    max_chars: int | None = None
+    pattern: re.Pattern | None = None
+    help: str = ""
+
+    def check(self, value: Any) -> Any:
+        """``value`` if it is allowed, else InvalidRequestError naming the rule."""
+        if not self._is_kind(value):
+            raise InvalidRequestError(f"{self.noun} must be {self._kind_words()}, got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise InvalidRequestError(
+                f"{self.noun} must be one of {', '.join(self.choices)}, got {value!r}"
+            )
+        if self.kind in (int, float):
+            self._check_range(value)
+        if self.max_chars is not None and len(value) > self.max_chars:
+            raise InvalidRequestError(
+                f"{self.noun} must be at most {self.max_chars} characters, got {len(value)}"
+            )
+        if self.pattern is not None and not self.pattern.fullmatch(value):
+            raise InvalidRequestError(f"{self.noun} must look like #rrggbb, got {value!r}")
+        return value
+
+    def _is_kind(self, value: Any) -> bool:
+        if self.kind is float:
+            return (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
+        if self.kind is int:
+            return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, self.kind)
+
+    def _kind_words(self) -> str:
+        return {
+            int: "a whole number",
+            float: "a number",
+            bool: "true or false",
+            bytes: "binary data",
+        }.get(self.kind, "text")
+
+    def _check_range(self, value: float) -> None:
+        low, high = self.low, self.high
+        if self.multiple_of is not None and (value % self.multiple_of or not low <= value <= high):
+            raise InvalidRequestError(
+                f"{self.noun} must be a multiple of {self.multiple_of} between {low:g} and "
+                f"{high:g}, got {value:g}"
+            )
+        if self.low_open and not low < value <= high:
+            raise InvalidRequestError(f"{self.noun} must be in ({low:g}, {high:g}], got {value:g}")
+        if low is not None and not low <= value <= high:
+            raise InvalidRequestError(
+                f"{self.noun} must be between {low:g} and {high:g}, got {value:g}"
+            )
+
+    def parse_text(self, text: str) -> Any:
+        """A value typed as text (a command-line argument), checked."""
+        if self.kind in (int, float):
+            try:
+                value = self.kind(text)
+            except ValueError:
+                raise InvalidRequestError(
+                    f"{self.noun} must be {self._kind_words()}, got {text!r}"
+                ) from None
+            return self.check(value)
+        return self.check(text)
+
+    def parse_stored(self, raw: Any) -> Any:
+        """A value as a settings file or the autosave JSON holds it, checked. INI files keep
+        everything as text, so numbers and booleans written as text are read back."""
+        if isinstance(raw, str) and self.kind in (int, float):
+            return self.parse_text(raw.strip())
+        if isinstance(raw, str) and self.kind is bool and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        if self.kind is float and isinstance(raw, int) and not isinstance(raw, bool):
+            raw = float(raw)
+        if self.kind is bytes and isinstance(raw, (bytearray, memoryview)):
+            raw = bytes(raw)
+        return self.check(raw)
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("prompt", str, "", "the prompt", "session", max_chars=MAX_PROMPT_CHARS),
+        Setting("preset", str, "sdxl-turbo", "model", "prefs", max_chars=4096),
+        Setting(
+            "mode",
+            str,
+            "scribble",
+            "mode",
+            "session",
+            choices=MODES,
+            help="scribble: lines guide a picture from noise; colour: the sketch's colours too",
+        ),
+        Setting(
+            "control_scale",
+            float,
+            1.0,
+            "control scale",
+            "session",
+            low=0.0,
+            high=2.0,
+            help="how closely to follow the sketch, 0..2 (default 1)",
+        ),
+        Setting(
+            "strength",
+            float,
+            0.6,
+            "strength",
+            "session",
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            help="colour mode: how far to move from the sketch's colours, (0, 1] (default 0.6)",
+        ),
+        Setting(
+            "seed",
+            int,
+            0,
+            "seed",
+            "session",
+            low=0,
+            high=MAX_SEED,
+            help="the noise the picture starts from: the same seed gives the same picture",
+        ),
+        Setting("seed_locked", bool, False, "seed lock", "session"),
+        Setting("steps", int, 1, "steps", "session", low=1, high=4, help="denoising steps, 1..4"),
+        Setting(
+            "size",
+            int,
+            512,
+            "size",
+            "prefs",
+            low=128,
+            high=2048,
+            multiple_of=64,
+            help="side in pixels, a multiple of 64 (default 512)",
+        ),
+        Setting("live", bool, True, "live", "prefs"),
+        Setting("brush_size", int, 6, "brush size", "prefs", low=1, high=200),
+        Setting("brush_colour", str, "#000000", "brush colour", "prefs", pattern=_COLOUR),
+        Setting("layout", str, "side", "layout", "prefs", choices=LAYOUTS),
+        Setting("export_dir", str, "", "export folder", "prefs", max_chars=4096),
+        Setting("save_sketch", bool, False, "save the sketch with exports", "prefs"),
+        Setting("geometry", bytes, b"", "window geometry", "prefs"),
+    )
+}
+
+FRAME_SETTINGS = ("prompt", "mode", "control_scale", "strength", "seed", "steps", "size")
+
+
+def defaults() -> dict[str, Any]:
+    return {name: setting.default for name, setting in SETTINGS.items()}
+
+
+def stored_in(store: Store) -> tuple[str, ...]:
+    return tuple(name for name, s in SETTINGS.items() if s.store == store)
+
+
+def check_frame_settings(values: Mapping[str, Any]) -> None:
+    """The rules of every frame setting present in ``values`` (a request's)."""
+    for name in FRAME_SETTINGS:
+        if name in values:
+            SETTINGS[name].check(values[name])
+
+
+def load_stored(
+    raw: Mapping[str, Any], names: Iterable[str], source: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The valid values among ``raw`` for ``names``, and one line for each one dropped.
+
+    A missing key is simply absent (the default applies, nothing to say); a bad value is
+    dropped on its own, so one broken setting never costs the others. Keys not in ``names``
+    are ignored: a newer version may have written them.
+    """
+    values: dict[str, Any] = {}
+    dropped: list[str] = []
+    for name in names:
+        if name not in raw or raw[name] is None:
+            continue
+        setting = SETTINGS[name]
+        try:
+            values[name] = setting.parse_stored(raw[name])
+        except InvalidRequestError as err:
+            dropped.append(f"{source}: {err}; using {_shown(setting.default)}")
+    return values, dropped
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "the default"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value) if isinstance(value, str) else str(value)
