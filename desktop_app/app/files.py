@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from desktop_app.core.errors import OutputError
+from desktop_app.core.errors import OutputError, SketchError
 from desktop_app.core.metadata import save_png, write_atomically
+from desktop_app.core.settings_table import load_stored, stored_in
 
 
 def export_path(directory: Path, seed: int, now: datetime | None = None) -> Path:
@@ -52,18 +54,63 @@ def save_image(path: Path, image: np.ndarray) -> None:
     save_png(path, image)
 
 
-def read_png(path: Path) -> np.ndarray | None:
-    from PIL import Image, UnidentifiedImageError
+MAX_SKETCH_SIDE = 8192  # an autosaved or imported sketch larger than this is not a sketch
+
+
+def read_png(path: Path) -> np.ndarray:
+    """An image file as RGB; SketchError says, in one line, why it cannot be read.
+
+    The size is checked from the header before any pixel is decoded, so a hostile or broken
+    file (20000 x 20000, a decompression bomb) costs nothing; any decoding failure of
+    Pillow's, whatever its type, is a file that cannot be read, never a crash.
+    """
+    from PIL import Image
 
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if max(width, height) > MAX_SKETCH_SIDE:
+                raise SketchError(
+                    f"{path.name} is {width}x{height} pixels, larger than a sketch can be "
+                    f"({MAX_SKETCH_SIDE} a side)"
+                )
             return np.asarray(image.convert("RGB")).copy()
-    except (OSError, UnidentifiedImageError):
+    except SketchError:
+        raise
+    except Exception as err:  # noqa: BLE001 - truncated, empty, garbage, bombs: all unreadable
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise SketchError(f"{path.name} cannot be read as an image ({first})") from None
+
+
+def keep_aside(path: Path) -> Path | None:
+    """Rename a damaged file so that the next save does not overwrite it (the user may
+    want it back); returns the new name, or None when even that failed."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in itertools.count():
+        suffix = f"-{n}" if n else ""
+        target = path.with_name(f"{path.stem}.damaged-{stamp}{suffix}{path.suffix}")
+        if not target.exists():
+            break
+    try:
+        path.rename(target)
+    except OSError:
         return None
+    return target
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What the autosave gave back: the sketch, the valid settings, and one line for each
+    thing that had to be dropped."""
+
+    sketch: np.ndarray | None
+    values: dict[str, Any]
+    notices: tuple[str, ...]
 
 
 class Autosave:
-    """``sketch.png`` + ``session.json`` (prompt and settings) in the app-data folder."""
+    """``autosave-sketch.png`` + ``autosave-session.json`` (the prompt and the settings that
+    made the picture) in the app-data folder, each written atomically."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -81,13 +128,41 @@ class Autosave:
             save_image(self.sketch_file, sketch)
         write_atomic(self.session_file, json.dumps(session, indent=1).encode())
 
-    def load(self) -> tuple[np.ndarray | None, dict[str, Any]]:
-        session: dict[str, Any] = {}
+    def load(self) -> Restored:
+        """Never raises: a damaged file is kept aside and said, a bad value is dropped."""
+        notices: list[str] = []
+        raw = self._load_session(notices)
+        values, dropped = load_stored(raw, stored_in("session"), "autosaved session")
+        notices += dropped
+        sketch = None
+        if self.sketch_file.exists():
+            try:
+                sketch = read_png(self.sketch_file)
+            except SketchError as err:
+                notices.append(self._damaged(self.sketch_file, "autosaved sketch", err))
+        return Restored(sketch, values, tuple(notices))
+
+    def _load_session(self, notices: list[str]) -> dict[str, Any]:
         try:
-            loaded = json.loads(self.session_file.read_text(encoding="utf-8"))
-            if isinstance(loaded, dict):
-                session = loaded
-        except (OSError, ValueError):
-            pass
-        sketch = read_png(self.sketch_file) if self.sketch_file.exists() else None
-        return sketch, session
+            text = self.session_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as err:
+            notices.append(self._damaged(self.session_file, "autosaved session", err))
+            return {}
+        try:
+            loaded = json.loads(text)
+        except ValueError as err:
+            notices.append(self._damaged(self.session_file, "autosaved session", err))
+            return {}
+        if not isinstance(loaded, dict):
+            notices.append(self._damaged(self.session_file, "autosaved session", "not a table"))
+            return {}
+        return loaded
+
+    @staticmethod
+    def _damaged(path: Path, what: str, err: object) -> str:
+        reason = (str(err).splitlines() or ["damaged"])[0]
+        kept = keep_aside(path)
+        where = f"it was kept as {kept}" if kept else "it could not be moved aside"
+        return f"The {what} could not be read ({reason}); {where}."

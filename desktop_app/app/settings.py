@@ -1,34 +1,25 @@
-"""Persistent preferences (QSettings, mnelab style: one ``_DEFAULTS`` dict) and app folders."""
+"""Preferences (QSettings, mnelab style) and the app's folders.
+
+Which settings are preferences, and their defaults and ranges, come from
+``core.settings_table``; a stored value that breaks its rule (a hand-edited file, an older
+version's) falls back to the default for that one setting, with one line saying so.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, QStandardPaths
+from PySide6.QtCore import QByteArray, QCoreApplication, QObject, QSettings, QStandardPaths, QTimer
 
 import desktop_app
+from desktop_app.app.state import LiveState
+from desktop_app.core.settings_table import load_stored, stored_in
 
 ORGANIZATION = "LiveCanvas"
 APPLICATION = "Live Canvas"
-
-_DEFAULTS: dict[str, Any] = {
-    "preset": "sdxl-turbo",
-    "mode": "scribble",
-    "control_scale": 1.0,
-    "strength": 0.6,
-    "seed": 0,
-    "seed_locked": False,
-    "live": True,
-    "steps": 1,
-    "size": 512,
-    "brush_size": 6,
-    "brush_colour": "#000000",
-    "layout": "side",  # "side" or "stacked"
-    "geometry": QByteArray(),
-    "export_dir": "",
-    "save_sketch": False,
-}
+PREF_KEYS = stored_in("prefs")
+PREFS_SAVE_DELAY_MS = 3000
 
 
 def set_application_names() -> None:
@@ -48,36 +39,42 @@ def app_data_dir() -> Path:
     return Path(location)
 
 
-def default_export_dir() -> Path:
-    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-    return Path(pictures or Path.home()) / "Live Canvas"
+def read_prefs(settings: QSettings) -> tuple[dict[str, Any], list[str]]:
+    """The valid stored preferences, and a line for each one dropped."""
+    raw = {}
+    for key in PREF_KEYS:
+        try:
+            value = settings.value(key)
+        except Exception:  # noqa: BLE001 - QSettings cannot decode a damaged @Variant entry
+            value = "(unreadable)"
+        raw[key] = bytes(value.data()) if isinstance(value, QByteArray) else value
+    return load_stored(raw, PREF_KEYS, f"settings file {settings.fileName()}")
 
 
-def _convert(value: Any, default: Any) -> Any:
-    if value is None:
-        return default
-    try:
-        if isinstance(default, bool):
-            return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, QByteArray):
-            return value if isinstance(value, QByteArray) else QByteArray(value)
-        return type(default)(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def read_settings(settings: QSettings | None = None) -> dict[str, Any]:
-    settings = settings if settings is not None else QSettings()
-    return {key: _convert(settings.value(key), default) for key, default in _DEFAULTS.items()}
-
-
-def write_settings(values: dict[str, Any], settings: QSettings | None = None) -> None:
-    settings = settings if settings is not None else QSettings()
-    for key, value in values.items():
-        if key in _DEFAULTS:
-            settings.setValue(key, value)
+def write_prefs(values: dict[str, Any], settings: QSettings) -> None:
+    for key in PREF_KEYS:
+        if key in values:
+            value = values[key]
+            settings.setValue(key, QByteArray(value) if isinstance(value, bytes) else value)
     settings.sync()
+
+
+class PreferencesKeeper(QObject):
+    """Writes the state's preferences a few seconds after one changes, not only on a clean
+    close: a crash or a killed session keeps the brush, the sliders and the model."""
+
+    def __init__(self, state: LiveState, settings: QSettings, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.settings = settings
+        self.timer = QTimer(self, singleShot=True, interval=PREFS_SAVE_DELAY_MS)
+        self.timer.timeout.connect(self.save)
+        state.changed.connect(self._on_changed)
+
+    def _on_changed(self, name: str) -> None:
+        if name in PREF_KEYS:
+            self.timer.start()
+
+    def save(self) -> None:
+        self.timer.stop()
+        write_prefs(self.state.snapshot(PREF_KEYS), self.settings)

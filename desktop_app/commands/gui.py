@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import os
 import sys
 
@@ -42,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
     set_application_names()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # The window hides at once on close; the app quits when the close has finished (the frame
+    # cancelled, an export written, the autosave saved), not when the last window is gone.
+    app.setQuitOnLastWindowClosed(False)
     apply_theme(app)
     loader = None
     if getattr(args, "app_compile", False):
@@ -54,13 +58,18 @@ def run(args: argparse.Namespace) -> int:
         loader=loader,
         quit_after_first_frame=getattr(args, "app_quit_after_first_frame", False),
     )
+    window.closed.connect(lambda _in_time: app.quit())
     window.show()
     window.start()
     code = app.exec()
     exit_code = window.exit_code or code
-    if not window.worker_stopped:
-        # A frame or a model load is still running in the worker thread and cannot be
-        # interrupted; everything is saved, so leave without waiting for it.
+    if window.background_threads_running():
+        # Last resort: a thread that cannot be interrupted (an export being written after
+        # "Quit without waiting", a Hub request) would abort the interpreter's exit.
+        # Everything the user made is saved, and every file is written atomically.
+        logging.getLogger("live_canvas").warning(
+            "a background task was still running at exit; leaving without waiting for it"
+        )
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(exit_code)

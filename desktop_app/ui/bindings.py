@@ -7,9 +7,13 @@ round trip never loops.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
+    QDoubleSpinBox,
     QLineEdit,
     QPlainTextEdit,
     QSlider,
@@ -17,6 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.app.state import LiveState
+from desktop_app.core.settings_table import SETTINGS
+
+if TYPE_CHECKING:
+    from desktop_app.ui.canvas import SketchCanvas
 
 
 def _signal(state: LiveState, name: str):
@@ -45,7 +53,7 @@ def bind_text(widget: QLineEdit | QPlainTextEdit, state: LiveState, name: str) -
     _signal(state, name).connect(write)
 
 
-def bind_checked(button: QAbstractButton, state: LiveState, name: str) -> None:
+def bind_checked(button: QAbstractButton | QAction, state: LiveState, name: str) -> None:
     button.setCheckable(True)
     button.setChecked(bool(getattr(state, name)))
     button.toggled.connect(lambda checked: setattr(state, name, bool(checked)))
@@ -55,7 +63,10 @@ def bind_checked(button: QAbstractButton, state: LiveState, name: str) -> None:
 
 
 def bind_slider(slider: QSlider, state: LiveState, name: str, scale: int = 100) -> None:
-    """A float property shown on an integer slider (value * scale)."""
+    """A float property shown on an integer slider (value * scale), over the setting's range
+    (an open low end starts one tick above it)."""
+    setting = SETTINGS[name]
+    slider.setRange(round(setting.low * scale) + setting.low_open, round(setting.high * scale))
 
     def write(value: float) -> None:
         if slider.value() != round(value * scale):
@@ -66,10 +77,39 @@ def bind_slider(slider: QSlider, state: LiveState, name: str, scale: int = 100) 
     _signal(state, name).connect(write)
 
 
-def bind_spin(spin: QSpinBox, state: LiveState, name: str) -> None:
-    spin.setValue(int(getattr(state, name)))
+def bind_spin(spin: QSpinBox | QDoubleSpinBox, state: LiveState, name: str) -> None:
+    """A whole-number property; a QDoubleSpinBox with no decimals carries values past a
+    32-bit int (seeds up to 2**32 - 1) exactly."""
+    setting = SETTINGS[name]
+    spin.setRange(setting.low, setting.high)
+
+    def write(value: int) -> None:
+        if int(spin.value()) != value:
+            spin.setValue(value)
+
+    write(getattr(state, name))
     spin.valueChanged.connect(lambda v: setattr(state, name, int(v)))
-    _signal(state, name).connect(lambda v: spin.value() != v and spin.setValue(int(v)))
+    _signal(state, name).connect(write)
+
+
+def bind_brush(canvas: SketchCanvas, state: LiveState) -> None:
+    """The canvas's brush size and colour are the state's ``brush_size`` / ``brush_colour``."""
+    canvas.brush_size = state.brush_size
+    canvas.brush_colour = QColor(state.brush_colour)
+
+    def read() -> None:
+        state.brush_size = int(canvas.brush_size)
+        state.brush_colour = canvas.brush_colour.name()
+
+    def write(_value: object) -> None:
+        if canvas.brush_size != state.brush_size:
+            canvas.brush_size = state.brush_size
+        if canvas.brush_colour.name() != state.brush_colour:
+            canvas.brush_colour = QColor(state.brush_colour)
+
+    canvas.brush_changed.connect(read)
+    state.brush_size_changed.connect(write)
+    state.brush_colour_changed.connect(write)
 
 
 def bind_combo(combo: QComboBox, state: LiveState, name: str) -> None:

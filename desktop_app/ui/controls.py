@@ -7,6 +7,7 @@ import random
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -14,13 +15,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSlider,
-    QSpinBox,
     QToolButton,
     QWidget,
 )
 
 from desktop_app.app.state import LiveState
 from desktop_app.app.user_presets import USER_PREFIX, UserPreset
+from desktop_app.core.settings_table import MAX_SEED
 from desktop_app.models.presets import PRESETS
 from desktop_app.ui.bindings import bind_checked, bind_combo, bind_slider, bind_spin, bind_text
 from desktop_app.ui.theme import icon
@@ -28,7 +29,6 @@ from desktop_app.ui.theme import icon
 MENU_PRESETS = ("sdxl-turbo", "sd-turbo", "tiny")
 LOCAL_FOLDER = "__local_folder__"
 NEW_USER_PRESET = "__new_user_preset__"
-SEED_MAX = 2**31 - 1  # QSpinBox is 32-bit signed
 
 
 class ControlPanel(QWidget):
@@ -77,9 +77,9 @@ class ControlPanel(QWidget):
         grid.addWidget(QLabel("Mode"), 1, 2)
         grid.addWidget(self.mode, 1, 3)
 
-        self.control_scale, control_label = self._slider(0, 200, "Sketch adherence")
+        self.control_scale, control_label = self._slider("Sketch adherence")
         self.control_scale.setToolTip("How closely the picture follows your lines (0 to 2)")
-        self.strength, strength_label = self._slider(1, 100, "Strength")
+        self.strength, strength_label = self._slider("Strength")
         self.strength.setToolTip("Colour mode: how much the picture may depart from your colours")
         grid.addWidget(QLabel("Sketch adherence"), 2, 0)
         grid.addWidget(self.control_scale, 2, 1)
@@ -89,8 +89,8 @@ class ControlPanel(QWidget):
         grid.addWidget(strength_label, 3, 2)
 
         seed_row = QHBoxLayout()
-        self.seed = QSpinBox()
-        self.seed.setRange(0, SEED_MAX)
+        self.seed = QDoubleSpinBox()  # a seed can pass a 32-bit int's range
+        self.seed.setDecimals(0)
         self.dice = QToolButton()
         self.dice.setIcon(icon("dice"))
         self.dice.setToolTip("New random seed")
@@ -120,9 +120,8 @@ class ControlPanel(QWidget):
 
         self._bind()
 
-    def _slider(self, low: int, high: int, name: str) -> tuple[QSlider, QLabel]:
-        slider = QSlider(Qt.Orientation.Horizontal)
-        slider.setRange(low, high)
+    def _slider(self, name: str) -> tuple[QSlider, QLabel]:
+        slider = QSlider(Qt.Orientation.Horizontal)  # its range comes from bind_slider
         slider.setAccessibleName(name)
         label = QLabel()
         label.setMinimumWidth(36)
@@ -141,7 +140,7 @@ class ControlPanel(QWidget):
         self._show_preset(state.preset)
         self.preset.activated.connect(self._on_preset_activated)
         state.preset_changed.connect(self._show_preset)
-        self.dice.clicked.connect(lambda: setattr(state, "seed", random.randint(0, SEED_MAX)))
+        self.dice.clicked.connect(lambda: setattr(state, "seed", random.randint(0, MAX_SEED)))
         self.generate.clicked.connect(self.generate_clicked)
         self.export.clicked.connect(self.export_clicked)
         for signal in (state.mode_changed, state.seed_locked_changed, state.live_changed):

@@ -218,20 +218,20 @@ class ModelDownloadDialog(QDialog):
                 ended = worker.wait(timeout_ms) and ended
         return ended
 
-    def _threads(self) -> list[QThread]:
+    def threads(self) -> list[QThread]:
         return [w for w in (self.download_worker, self.plan_worker) if w is not None]
 
     def dispose(self) -> None:
         """Close for good; deleted once its threads end (a Hub request cannot be cut short)."""
         self.cancel_download()
         self.hide()
-        for worker in self._threads():  # connected before the check, so no ending is missed
+        for worker in self.threads():  # connected before the check, so no ending is missed
             worker.finished.connect(self._delete_when_idle)
-        if not any(w.isRunning() for w in self._threads()):
+        if not any(w.isRunning() for w in self.threads()):
             self.deleteLater()
 
     def _delete_when_idle(self) -> None:
-        if not any(w.isRunning() for w in self._threads()):
+        if not any(w.isRunning() for w in self.threads()):
             self.deleteLater()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

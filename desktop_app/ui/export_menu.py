@@ -6,28 +6,26 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from desktop_app.app.controller import Controller
+from desktop_app.app.exporter import Exporter
+from desktop_app.ui.bindings import bind_checked
 
 
 class ExportMenu(QMenu):
-    """Edits the controller's export settings directly: it holds no state of its own."""
+    """Shows and edits the state's ``save_sketch`` and ``export_dir``: it holds no state."""
 
-    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+    def __init__(self, exporter: Exporter, parent: QWidget | None = None) -> None:
         super().__init__("Export options", parent)
-        self.controller = controller
+        self.exporter = exporter
+        self.state = exporter.state
         self.sketch_action = self.addAction("Also save the sketch (…-sketch.png)")
-        self.sketch_action.setCheckable(True)
-        self.sketch_action.setChecked(controller.save_sketch_with_export)
-        self.sketch_action.toggled.connect(self._set_save_sketch)
+        bind_checked(self.sketch_action, self.state, "save_sketch")
         self.folder_action = self.addAction("")
         self.folder_action.triggered.connect(self.choose_folder)
+        self.state.export_dir_changed.connect(self._show_folder)
         self._show_folder()
 
     def folder(self) -> Path:
-        return self.controller.export_folder()
-
-    def _set_save_sketch(self, on: bool) -> None:
-        self.controller.save_sketch_with_export = on
+        return self.exporter.folder()
 
     def choose_folder(self) -> None:
         chosen = QFileDialog.getExistingDirectory(
@@ -37,8 +35,7 @@ class ExportMenu(QMenu):
             self.set_folder(Path(chosen))
 
     def set_folder(self, folder: Path) -> None:
-        self.controller.export_dir = folder
-        self._show_folder()
+        self.state.export_dir = str(folder)
 
-    def _show_folder(self) -> None:
+    def _show_folder(self, _folder: str = "") -> None:
         self.folder_action.setText(f"Export folder: {self.folder()}…")

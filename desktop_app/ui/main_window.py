@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QBoxLayout,
@@ -22,11 +21,13 @@ from PySide6.QtWidgets import (
 
 from desktop_app.app.controller import Controller, cpu_note
 from desktop_app.app.imaging import load_image_file
-from desktop_app.app.settings import write_settings
+from desktop_app.app.settings import PreferencesKeeper
 from desktop_app.app.user_presets import UserPreset, UserPresetStore
 from desktop_app.core.types import EngineInfo, FrameResult
 from desktop_app.ui.banner import Banner
+from desktop_app.ui.bindings import bind_brush
 from desktop_app.ui.canvas import SketchCanvas
+from desktop_app.ui.closing_dialog import ClosingDialog
 from desktop_app.ui.controls import ControlPanel
 from desktop_app.ui.download_dialog import ModelDownloadDialog
 from desktop_app.ui.export_menu import ExportMenu
@@ -39,31 +40,31 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"
 
 
 class MainWindow(QMainWindow):
+    closed = Signal(bool)  # the close has ended: True when everything stopped in time
+
     def __init__(
         self,
         controller: Controller,
-        prefs: dict[str, Any],
         quit_after_first_frame: bool = False,
         qsettings: QSettings | None = None,
         user_presets: UserPresetStore | None = None,
     ) -> None:
         super().__init__()
         self.qsettings = qsettings
+        self.prefs = PreferencesKeeper(controller.state, qsettings) if qsettings else None
         self.user_presets = user_presets or UserPresetStore(qsettings)
         self.download_dialog: ModelDownloadDialog | None = None
         self.user_preset_dialog: UserPresetDialog | None = None
+        self.closing_dialog: ClosingDialog | None = None
         self.controller = controller
         self.state = controller.state
-        self.prefs = dict(prefs)
         self.quit_after_first_frame = quit_after_first_frame
         self.exit_code = 0
-        self.worker_stopped = True
         self.setWindowTitle("Live Canvas")
         self.setWindowIcon(icon("app"))
 
         self.canvas = SketchCanvas(self.state.size)
-        self.canvas.brush_size = prefs.get("brush_size", 6)
-        self.canvas.brush_colour = QColor(prefs.get("brush_colour", "#000000"))
+        bind_brush(self.canvas, self.state)
         self.preview = ImageView("The picture appears here")
         self.controls = ControlPanel(self.state, user_presets=self.user_presets.all())
         self.filmstrip = Filmstrip(controller.history)
@@ -71,10 +72,18 @@ class MainWindow(QMainWindow):
         self.noise_banner = Banner("warning", closable=False)
         self.error_banner = Banner("error")
         self.cpu_banner = Banner("info")
+        self.restore_banner = Banner("warning")
 
         central = QWidget()
         column = QVBoxLayout(central)
-        for banner in (self.load_banner, self.noise_banner, self.error_banner, self.cpu_banner):
+        banners = (
+            self.restore_banner,
+            self.load_banner,
+            self.noise_banner,
+            self.error_banner,
+            self.cpu_banner,
+        )
+        for banner in banners:
             column.addWidget(banner)
         self.images = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         self.images.addWidget(self.canvas, 1)
@@ -87,12 +96,11 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self._connect()
-        self.set_layout(prefs.get("layout", "side"))
+        self._show_layout(self.state.layout)
+        self.state.layout_changed.connect(self._show_layout)
         controller.sketch_source = self.canvas.to_numpy
-        controller.export_dir = prefs.get("export_dir") or None
-        controller.save_sketch_with_export = bool(prefs.get("save_sketch", False))
-        geometry = prefs.get("geometry")
-        if geometry is None or geometry.isEmpty() or not self.restoreGeometry(geometry):
+        geometry = self.state.geometry
+        if not geometry or not self.restoreGeometry(QByteArray(geometry)):
             self.resize(1180, 860)
 
     # --- actions and shortcuts --------------------------------------------------------------
@@ -177,7 +185,7 @@ class MainWindow(QMainWindow):
                 tools.addAction(item)
             else:
                 tools.addWidget(item)
-        self.export_menu = ExportMenu(self.controller, self)
+        self.export_menu = ExportMenu(self.controller.exports, self)
         self.export_action.setMenu(self.export_menu)
         tools.addSeparator()
         tools.addAction(self.export_action)
@@ -195,27 +203,26 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c, canvas = self.controller, self.canvas
-        # Preferences are saved a few seconds after a change too, not only on a clean close:
-        # a crash or a killed session keeps the brush, sliders and model.
-        self._prefs_timer = QTimer(self, singleShot=True, interval=3000)
-        self._prefs_timer.timeout.connect(self.save_prefs)
-        self.state.changed.connect(self._prefs_timer.start)
-        canvas.brush_changed.connect(self._prefs_timer.start)
         canvas.content_changed.connect(c.sketch_changed)
         canvas.image_dropped.connect(self.import_image)
-        c.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        c.engine_loaded.connect(self._on_engine_loaded)
-        c.engine_failed.connect(self._on_engine_failed)
-        c.download_needed.connect(self._on_download_needed)
+        c.gate.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        c.session.notice.connect(self.show_error)
+        c.gate.engine_loaded.connect(self._on_engine_loaded)
+        c.gate.engine_failed.connect(self._on_engine_failed)
+        c.gate.download_needed.connect(self._on_download_needed)
         self.controls.new_preset_requested.connect(self.new_user_preset)
-        c.result_shown.connect(self._on_result)
-        c.render_failed.connect(self._on_render_failed)
-        c.stats_changed.connect(self._on_stats)
-        c.export_finished.connect(lambda p: self.statusBar().showMessage(f"Exported {p}", 10000))
-        c.export_failed.connect(self.show_error)
+        c.frames.result_shown.connect(self._on_result)
+        c.frames.render_failed.connect(self._on_render_failed)
+        c.frames.stats_changed.connect(self._on_stats)
+        c.exports.export_finished.connect(
+            lambda p: self.statusBar().showMessage(f"Exported {p}", 10000)
+        )
+        c.exports.export_failed.connect(self.show_error)
         c.lineart_ready.connect(lambda lines: canvas.paste_array(lines, "Import line art"))
         c.lineart_failed.connect(self.show_error)
-        self.controls.generate_clicked.connect(c.generate)
+        c.closing_progress.connect(self._show_closing)
+        c.closed.connect(self._on_closed)
+        self.controls.generate_clicked.connect(c.frames.generate)
         self.controls.export_clicked.connect(self.export)
         self.filmstrip.view_requested.connect(self._view_entry)
         self.filmstrip.restore_requested.connect(c.restore_entry)
@@ -247,15 +254,17 @@ class MainWindow(QMainWindow):
         self.colour_action.setToolTip(f"Brush colour ({self.canvas.brush_colour.name()})")
 
     def set_layout(self, layout: str) -> None:
+        self.state.layout = layout
+
+    def _show_layout(self, layout: str) -> None:
         stacked = layout == "stacked"
         self.images.setDirection(
             QBoxLayout.Direction.TopToBottom if stacked else QBoxLayout.Direction.LeftToRight
         )
         self.layout_action.setChecked(stacked)
-        self.prefs["layout"] = "stacked" if stacked else "side"
 
     def _toggle_layout(self) -> None:
-        self.set_layout("side" if self.prefs.get("layout") == "stacked" else "stacked")
+        self.set_layout("side" if self.state.layout == "stacked" else "stacked")
 
     def _on_engine_loaded(self, info: EngineInfo) -> None:
         self.load_banner.hide()
@@ -349,22 +358,28 @@ class MainWindow(QMainWindow):
         self.latency_label.setText(f"{latency_ms:.0f} ms")
         self.fps_label.setText(f"{fps:.1f} fps" if fps else "– fps")
 
+    def show_notices(self, notices: list[str] | tuple[str, ...]) -> None:
+        """What the saved state lost at startup, said once (the app started normally)."""
+        self.restore_banner.show_message(
+            "Some saved state could not be used and was reset:\n" + "\n".join(notices)
+        )
+
     def show_error(self, message: str) -> None:
         self.error_banner.show_message(message)
         self.statusBar().showMessage(message, 10000)
 
     def export(self) -> None:
-        self.controller.export()
+        self.controller.exports.export()
 
     def _export_entry(self, entry_id: int) -> None:
         entry = self.controller.history.find(entry_id)
         if entry is not None:
-            self.controller.export(entry.result)
+            self.controller.exports.export(entry.result)
 
     def _view_entry(self, entry_id: int) -> None:
         entry = self.controller.history.find(entry_id)
         if entry is not None:
-            self.controller.show_result(entry.result)
+            self.controller.frames.show_result(entry.result)
 
     def copy_picture(self) -> None:
         if not self.preview.image().isNull():
@@ -395,24 +410,30 @@ class MainWindow(QMainWindow):
             self.controller.import_lineart(array)
 
     # --- closing ---------------------------------------------------------------------------
-    def current_prefs(self) -> dict[str, Any]:
-        prefs = dict(self.prefs)
-        prefs.update(self.state.snapshot())
-        prefs.pop("prompt", None)
-        prefs["brush_size"] = self.canvas.brush_size
-        prefs["brush_colour"] = self.canvas.brush_colour.name()
-        prefs["geometry"] = self.saveGeometry()
-        prefs["export_dir"] = str(self.controller.export_dir or "")
-        prefs["save_sketch"] = self.controller.save_sketch_with_export
-        return prefs
-
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        downloads_stopped = self.download_dialog is None or self.download_dialog.shutdown()
-        self.worker_stopped = self.controller.shutdown(2000) and downloads_stopped
-        self.save_prefs()
+        """Hide at once and let the controller close down in the background: the frame in
+        flight stops within one model block, a queued export finishes (with a dialog that
+        can cancel it), the autosave is written off this thread. ``closed`` says when."""
+        self.state.geometry = bytes(self.saveGeometry().data())
+        if self.prefs is not None:
+            self.prefs.save()
+        if self.download_dialog is not None:
+            self.download_dialog.cancel_download()
         event.accept()
+        self.controller.close()
 
-    def save_prefs(self) -> None:
-        self._prefs_timer.stop()
-        if self.qsettings is not None:
-            write_settings(self.current_prefs(), self.qsettings)
+    def _show_closing(self, message: str) -> None:
+        self.closing_dialog = ClosingDialog(message)
+        self.closing_dialog.canceled.connect(self.controller.abandon_exports)
+        self.closing_dialog.show()
+
+    def _on_closed(self, in_time: bool) -> None:
+        if self.closing_dialog is not None:
+            self.closing_dialog.close()
+        self.closed.emit(in_time and not self.background_threads_running())
+
+    def background_threads_running(self) -> bool:
+        """A frame, export or Hub request that could not be stopped in time."""
+        dialog = self.download_dialog
+        threads = [self.controller.worker, *(dialog.threads() if dialog else [])]
+        return any(thread.isRunning() for thread in threads)

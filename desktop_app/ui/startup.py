@@ -1,4 +1,8 @@
-"""Putting the window together: preferences, state, worker, controller, autosave restore."""
+"""Putting the window together: preferences, state, worker, controller, autosave restore.
+
+Nothing stored can stop the app from starting: every bad preference, damaged autosave file
+or out-of-range value falls back to its default, and the window says once what was dropped.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from desktop_app.app.controller import Controller
-from desktop_app.app.settings import app_data_dir, read_settings
+from desktop_app.app.settings import app_data_dir, read_prefs
 from desktop_app.app.state import LiveState
 from desktop_app.app.user_presets import UserPresetStore, resolving_loader
 from desktop_app.app.worker import Loader, RenderWorker
@@ -30,9 +34,9 @@ def create_window(
     redirect the preferences and the autosave.
     """
     qsettings = qsettings if qsettings is not None else QSettings()
-    prefs = read_settings(qsettings)
+    prefs, notices = read_prefs(qsettings)
     state = LiveState()
-    state.apply({key: prefs[key] for key in LiveState.FIELDS if key in prefs})
+    state.apply(prefs)
     if model:
         state.preset = model
     user_presets = UserPresetStore(qsettings)
@@ -44,9 +48,12 @@ def create_window(
         device=device,
     )
     sketch = controller.restore_session() if restore else None
-    window = MainWindow(controller, prefs, quit_after_first_frame, qsettings, user_presets)
+    notices += controller.restore_notices
+    window = MainWindow(controller, quit_after_first_frame, qsettings, user_presets)
     worker.setParent(window)
     controller.setParent(window)
     if sketch is not None:
         window.canvas.load_array(sketch)
+    if notices:
+        window.show_notices(notices)
     return window

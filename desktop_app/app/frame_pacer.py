@@ -1,0 +1,193 @@
+"""Frame pacing, latest wins: turns sketch and setting changes into requests at a pace the
+model can follow, and results into what is on screen.
+
+During a stroke (or a slider drag) a frame goes out at most every ~100 ms and never cancels
+the one in flight, so the picture keeps up while the hand moves; a settled change (the
+stroke's end, a new prompt after typing stops, Generate) may also cancel a frame in flight
+that would still take long (the worker decides, see ``SUPERSEDE_MIN_REMAINING_S``). A result
+older than the one on screen is dropped. The sketch of each shown result is kept a while, so
+an export can save the sketch that made the picture.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop_app.app.history import History
+from desktop_app.app.model_gate import ModelGate
+from desktop_app.app.state import LiveState
+from desktop_app.app.worker import RenderWorker
+from desktop_app.core.errors import LiveCanvasError
+from desktop_app.core.settings_table import FRAME_SETTINGS
+from desktop_app.core.types import FrameResult, RenderRequest
+
+STROKE_INTERVAL_MS = 100
+PROMPT_DEBOUNCE_MS = 150
+HISTORY_SETTLE_MS = 700
+KEPT_SKETCHES = 40  # sketches of shown results, for exporting one beside its picture
+# Settings that shape the frame and move in steps (sliders, spin boxes, combos): throttled
+# like a stroke. The prompt is debounced instead; other settings render nothing.
+_THROTTLED = frozenset(FRAME_SETTINGS) - {"prompt"}
+
+
+def single_shot(parent: QObject, interval: int, slot: Callable[[], None]) -> QTimer:
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(interval)
+    timer.timeout.connect(slot)
+    return timer
+
+
+class FramePacer(QObject):
+    result_shown = Signal(object)  # FrameResult now on screen
+    render_failed = Signal(str)
+    stats_changed = Signal(float, float)  # last frame latency (ms), frames per second
+
+    def __init__(
+        self,
+        state: LiveState,
+        worker: RenderWorker,
+        gate: ModelGate,
+        history: History,
+        history_settle_ms: int = HISTORY_SETTLE_MS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.worker = worker
+        self.gate = gate
+        self.history = history
+        self.sketch_source: Callable[[], np.ndarray] | None = None
+        self.current: FrameResult | None = None
+        self._settling: FrameResult | None = None
+        self._sent_sketches: dict[int, np.ndarray] = {}
+        self._result_sketches: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._next_id = 0
+        self._shown_id = -1
+        self._arrivals: deque[float] = deque(maxlen=12)
+        # A throttled frame is a stroke's (or a drag's): it never cancels the one in flight.
+        self._throttle = single_shot(self, STROKE_INTERVAL_MS, self._request_in_motion)
+        self._debounce = single_shot(self, PROMPT_DEBOUNCE_MS, self.request_frame)
+        self._settle = single_shot(self, history_settle_ms, self._settle_history)
+        worker.result_ready.connect(self._on_result)
+        worker.failed.connect(self._on_failed)
+        state.prompt_changed.connect(self._on_prompt_changed)
+        state.changed.connect(self._on_state_changed)
+
+    def stop(self) -> None:
+        for timer in (self._throttle, self._debounce, self._settle):
+            timer.stop()
+
+    # --- requests --------------------------------------------------------------------------
+    def sketch_changed(self, in_stroke: bool) -> None:
+        """The canvas changed; during a stroke frames go out at most every ~100 ms."""
+        if not self.state.live:
+            return
+        if in_stroke:
+            if not self._throttle.isActive():
+                self._throttle.start()
+        else:
+            self.request_frame()
+
+    def _on_prompt_changed(self, _prompt: str) -> None:
+        if self.state.live:
+            self._debounce.start()
+
+    def _on_state_changed(self, name: str) -> None:
+        if name == "live" and self.state.live:
+            self.request_frame()
+        elif name in _THROTTLED and self.state.live and not self._throttle.isActive():
+            self._throttle.start()
+
+    def build_request(self) -> RenderRequest | None:
+        if self.sketch_source is None:
+            return None
+        state = self.state
+        self._next_id += 1
+        return RenderRequest(
+            sketch=self.sketch_source(),
+            prompt=state.prompt,
+            mode=state.mode,
+            control_scale=float(state.control_scale),
+            strength=float(state.strength),
+            seed=int(state.seed),
+            steps=int(state.steps),
+            size=int(state.size),
+            request_id=self._next_id,
+        )
+
+    def _request_in_motion(self) -> None:
+        self.request_frame(supersede=False)
+
+    def request_frame(self, force: bool = False, supersede: bool = True) -> int | None:
+        """Send the current inputs to the worker; returns the request id."""
+        self._throttle.stop()
+        self._debounce.stop()
+        if not self.gate.can_render:
+            return None  # nothing can render: the window works as a sketch tool
+        try:
+            request = self.build_request()
+        except LiveCanvasError as err:
+            self.render_failed.emit(str(err))
+            return None
+        if request is None:
+            return None
+        self.worker.submit(request, force=force, supersede=supersede)
+        self._sent_sketches[request.request_id] = request.sketch
+        if len(self._sent_sketches) > KEPT_SKETCHES:  # no result for a while (model failing)
+            del self._sent_sketches[min(self._sent_sketches)]
+        return request.request_id
+
+    def generate(self) -> int | None:
+        """The Generate button: render now, even when the inputs did not change."""
+        return self.request_frame(force=True)
+
+    # --- results ---------------------------------------------------------------------------
+    def _on_result(self, result: FrameResult) -> None:
+        if result.request_id <= self._shown_id:
+            return  # older than what is on screen
+        self._shown_id = result.request_id
+        self._settling = result
+        self._keep_sketch(result.request_id)
+        self.show_result(result)
+        self._arrivals.append(time.monotonic())
+        fps = 0.0
+        if len(self._arrivals) > 1:
+            span = self._arrivals[-1] - self._arrivals[0]
+            fps = (len(self._arrivals) - 1) / span if span > 0 else 0.0
+        self.stats_changed.emit(float(result.timings.total_ms), fps)
+        self._settle.start()
+
+    def show_result(self, result: FrameResult) -> None:
+        self.current = result
+        self.result_shown.emit(result)
+
+    def _settle_history(self) -> None:
+        # The newest rendered frame, even if a thumbnail is on screen meanwhile.
+        if self._settling is not None:
+            self.history.add(self._settling)
+            self._settling = None
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if self.gate.load_error is not None:
+            return  # the load failure is already on screen; it explains this one
+        if request_id >= self._shown_id:
+            self.render_failed.emit(message)
+
+    def _keep_sketch(self, request_id: int) -> None:
+        """Move the sketch of a shown result from the in-flight table to the kept ones."""
+        for rid in [r for r in self._sent_sketches if r <= request_id]:
+            sketch = self._sent_sketches.pop(rid)
+            if rid == request_id:
+                self._result_sketches[rid] = sketch
+        while len(self._result_sketches) > KEPT_SKETCHES:
+            self._result_sketches.popitem(last=False)
+
+    def sketch_of(self, result: FrameResult) -> np.ndarray | None:
+        """The sketch that made ``result``, if it is still kept."""
+        return self._result_sketches.get(result.request_id)

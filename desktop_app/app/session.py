@@ -1,0 +1,106 @@
+"""The autosave: the sketch and the settings that made the picture survive a crash.
+
+Each finished stroke (and each undo, clear or import) is saved at once, and a setting change
+a moment later; the canvas is copied on the UI thread (a memcpy) and the PNG encoding, the
+JSON and the fsyncs run on one background thread, in order, so a stroke is never held up and
+a ``kill -9`` loses at most the stroke being drawn and the last second of settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+
+from desktop_app.app import files
+from desktop_app.app.state import LiveState
+from desktop_app.core.errors import LiveCanvasError
+from desktop_app.core.settings_table import stored_in
+
+SETTINGS_SAVE_DELAY_MS = 1000  # a slider drag is many changes: save once it rests
+SESSION_KEYS = stored_in("session")
+
+
+class _Save(QRunnable):
+    def __init__(self, keeper: SessionKeeper, sketch: np.ndarray | None, session: dict) -> None:
+        super().__init__()
+        self.keeper, self.sketch, self.session = keeper, sketch, session
+
+    def run(self) -> None:
+        self.keeper._write(self.sketch, self.session)
+
+
+class SessionKeeper(QObject):
+    notice = Signal(str)  # something the user should know (a failed save)
+    saved = Signal()  # a background save has ended (written or failed)
+
+    def __init__(
+        self, state: LiveState, data_dir: Path | None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.sketch_source: Callable[[], np.ndarray] | None = None
+        self.autosave = files.Autosave(data_dir) if data_dir is not None else None
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)  # saves land in the order they were taken
+        self._pending = 0
+        self._timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_DELAY_MS)
+        self._timer.timeout.connect(self.save_soon_now)
+        state.changed.connect(self._on_state_changed)
+        self._done.connect(self._on_done)
+
+    def _on_state_changed(self, name: str) -> None:
+        if name in SESSION_KEYS:
+            self._timer.start()
+
+    def sketch_changed(self, in_stroke: bool) -> None:
+        """A stroke in progress is saved when it ends; anything else at once."""
+        if not in_stroke:
+            self.save_soon_now()
+
+    def session(self) -> dict[str, Any]:
+        return self.state.snapshot(SESSION_KEYS)
+
+    def save_soon_now(self) -> None:
+        """Take the sketch and settings now; write them on the background thread."""
+        self._timer.stop()
+        if self.autosave is None:
+            return
+        sketch = self.sketch_source() if self.sketch_source is not None else None
+        self._pending += 1
+        self._pool.start(_Save(self, sketch, self.session()))
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    def wait(self) -> None:
+        """Block until every save has been written (tests, and the command line)."""
+        self._pool.waitForDone()
+
+    def _write(self, sketch: np.ndarray | None, session: dict[str, Any]) -> None:
+        try:
+            self.autosave.save(sketch, session)
+        except LiveCanvasError as err:
+            self.notice.emit(f"Autosave failed: {err}")
+        finally:
+            # Emitted from the pool's thread: queued to the UI thread, where _pending lives.
+            self._done.emit()
+
+    _done = Signal()
+
+    def _on_done(self) -> None:
+        self._pending -= 1
+        self.saved.emit()
+
+    def restore(self) -> files.Restored | None:
+        """Apply the autosaved settings; the sketch and what was dropped go to the caller."""
+        if self.autosave is None:
+            return None
+        restored = self.autosave.load()
+        self.state.apply(restored.values)
+        self._timer.stop()
+        return restored

@@ -1,0 +1,19 @@
+"""What the app is still doing after its window closed (finishing an export), with Cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+
+class ClosingDialog(QProgressDialog):
+    """A busy bar (an export's full-quality decode reports no progress of its own); Cancel
+    closes the app without waiting for it."""
+
+    def __init__(self, message: str, parent: QWidget | None = None) -> None:
+        super().__init__(message, "Quit without waiting", 0, 0, parent)
+        self.setWindowTitle("Live Canvas")
+        self.setWindowModality(Qt.WindowModality.NonModal)
+        self.setMinimumDuration(0)
+        self.setAutoClose(False)
+        self.setAutoReset(False)
