@@ -3,13 +3,14 @@ UI-stall benchmark; never shipped in the package)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
 
 import numpy as np
 
-from desktop_app.core.errors import DeviceOutOfMemoryError
+from desktop_app.core.errors import DeviceOutOfMemoryError, RenderCancelled
 from desktop_app.core.types import (
     EngineInfo,
     FrameResult,
@@ -17,6 +18,8 @@ from desktop_app.core.types import (
     GenerationParams,
     RenderRequest,
 )
+
+_load_ids = itertools.count(10_000)  # apart from the real engine's, for clarity in failures
 
 
 class FakeEngine:
@@ -27,6 +30,7 @@ class FakeEngine:
         self.fail_next = 0  # how many of the next renders raise
         self.rendered: list[int] = []
         self.exported: list[int] = []
+        self.cancelled: list[int] = []
         self.started = threading.Event()
         self.info = EngineInfo(
             model=model,
@@ -35,13 +39,19 @@ class FakeEngine:
             dtype="float32",
             preview_decoder="none",
             is_noise=is_noise,
+            load_id=next(_load_ids),
         )
 
     def render(self, request: RenderRequest, should_cancel: Any = None) -> FrameResult:
+        """Like the real engine, a slow fake frame asks ``should_cancel`` as it goes (every
+        10 ms, one "model block") and raises RenderCancelled when told to stop."""
         self.started.set()
-        start = time.perf_counter()
-        if self.delay_s:
-            time.sleep(self.delay_s)
+        start, delay = time.perf_counter(), self.delay_s
+        while time.perf_counter() - start < delay:
+            if should_cancel is not None and should_cancel():
+                self.cancelled.append(request.request_id)
+                raise RenderCancelled("the frame was cancelled")
+            time.sleep(min(0.01, delay))
         if self.fail_next > 0:
             self.fail_next -= 1
             raise DeviceOutOfMemoryError("the device ran out of memory (fake)")
@@ -69,6 +79,7 @@ class FakeEngine:
             params=params,
             timings=FrameTimings(total_ms=total),
             request_id=request.request_id,
+            load_id=self.info.load_id,
         )
 
     def export_image(self, result: FrameResult) -> np.ndarray:

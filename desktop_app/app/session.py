@@ -8,6 +8,7 @@ a ``kill -9`` loses at most the stroke being drawn and the last second of settin
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ class _Save(QRunnable):
 class SessionKeeper(QObject):
     notice = Signal(str)  # something the user should know (a failed save)
     saved = Signal()  # a background save has ended (written or failed)
+    _done = Signal()  # from the saving thread
 
     def __init__(
         self, state: LiveState, data_dir: Path | None, parent: QObject | None = None
@@ -82,15 +84,17 @@ class SessionKeeper(QObject):
         self._pool.waitForDone()
 
     def _write(self, sketch: np.ndarray | None, session: dict[str, Any]) -> None:
+        failure = None
         try:
             self.autosave.save(sketch, session)
         except LiveCanvasError as err:
-            self.notice.emit(f"Autosave failed: {err}")
-        finally:
-            # Emitted from the pool's thread: queued to the UI thread, where _pending lives.
+            failure = f"Autosave failed: {err}"
+        # Emitted from the pool's thread, queued to the UI thread (where _pending lives). A
+        # keeper already deleted (its window destroyed while this save ran) has no listener.
+        with contextlib.suppress(RuntimeError):
+            if failure:
+                self.notice.emit(failure)
             self._done.emit()
-
-    _done = Signal()
 
     def _on_done(self) -> None:
         self._pending -= 1

@@ -2,7 +2,8 @@
 
 Strokes are joined line segments with round caps (smooth at any pointer speed); tablet pressure
 scales the width. Every stroke, clear or import is one QUndoCommand holding the before/after
-pixels of the region it touched.
+pixels of the region it touched, compressed (see canvas_commands). The history is bounded by
+count (UNDO_LIMIT) and, through compression, in bytes: ``undo_bytes()`` says how many it holds.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from desktop_app.ui.canvas_commands import PatchCommand
 from desktop_app.ui.image_view import ImageView
 
 UNDO_LIMIT = 200
+# Compressed pixels the history may hold. Past it the oldest steps go, down to 3/4 of it (so
+# the stack is rebuilt now and then, not after every stroke). 200 full-page strokes of black
+# line art on a 512² page take about 17 MB; small strokes take a few kB each.
+UNDO_BYTES_LIMIT = 16 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 WHITE = QColor(Qt.GlobalColor.white)
 
@@ -115,36 +120,78 @@ class SketchCanvas(ImageView):
         # first, so each undo step restores exactly what it changed.
         self.end_stroke()
         rect = self._image.rect()
-        self.undo_stack.push(PatchCommand(self, rect, self._image.copy(), after, text))
+        self._push(PatchCommand(self, rect, self._image.copy(), after, text))
+
+    def _push(self, command: PatchCommand) -> None:
+        self.undo_stack.push(command)
+        if self.undo_bytes() > UNDO_BYTES_LIMIT:
+            self._trim_history(UNDO_BYTES_LIMIT * 3 // 4)
+
+    def _trim_history(self, budget: int) -> None:
+        """Drop the oldest steps until the rest fit in ``budget`` bytes (the newest always
+        stays). QUndoStack cannot drop its bottom command, so the kept commands are pushed
+        onto the emptied stack again, sharing their compressed pixels; right after a push
+        there is nothing to redo, so the rebuilt stack is the same history, only shorter."""
+        stack = self.undo_stack
+        kept: list[PatchCommand] = []
+        total = 0
+        for index in reversed(range(stack.count())):
+            command = stack.command(index)
+            if not isinstance(command, PatchCommand):
+                break
+            if kept and total + command.stored_bytes > budget:
+                break
+            kept.append(command.applied_copy())
+            total += command.stored_bytes
+        stack.clear()
+        for twin in reversed(kept):
+            stack.push(twin)  # applied: redo() leaves the canvas alone
 
     def clear(self) -> None:
         blank = QImage(self._image.size(), QImage.Format.Format_RGB32)
         blank.fill(WHITE)
         self._replace_all(blank, "Clear")
 
-    def paste_image(self, image: QImage, text: str = "Import image") -> None:
-        """Put ``image`` on the canvas (fitted, centred on white) as one undoable step."""
+    def undo_bytes(self) -> int:
+        """Bytes of (compressed) pixels the undo history holds."""
+        stack = self.undo_stack
+        return sum(_stored_bytes(stack.command(i)) for i in range(stack.count()))
+
+    def _page_with(self, image: QImage, enlarge: bool) -> QImage:
+        """A white page the canvas's size with ``image`` centred on it, aspect kept: scaled to
+        fill the page when ``enlarge``, else at 1:1 unless it has to shrink to fit."""
         target = QImage(self._image.size(), QImage.Format.Format_RGB32)
         target.fill(WHITE)
-        scaled = image.scaled(
-            target.size(),
-            Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-        x = (target.width() - scaled.width()) // 2
-        y = (target.height() - scaled.height()) // 2
+        fits = image.width() <= target.width() and image.height() <= target.height()
+        if enlarge or not fits:
+            image = image.scaled(
+                target.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        x = (target.width() - image.width()) // 2
+        y = (target.height() - image.height()) // 2
         painter = QPainter(target)
-        painter.drawImage(QPoint(x, y), scaled)
+        painter.drawImage(QPoint(x, y), image)
         painter.end()
-        self._replace_all(target, text)
+        return target
+
+    def paste_image(self, image: QImage, text: str = "Import image") -> None:
+        """Put ``image`` on the canvas (fitted, centred on white) as one undoable step."""
+        self._replace_all(self._page_with(image, enlarge=True), text)
 
     def paste_array(self, array: np.ndarray, text: str = "Import image") -> None:
         self.paste_image(rgb_to_qimage(array), text)
 
     def load_array(self, array: np.ndarray) -> None:
-        """Start from ``array`` (the autosaved sketch): not undoable, clears the history."""
-        self.paste_array(array)
+        """Start from ``array`` (the autosaved sketch): not undoable, clears the history.
+
+        Unlike an import, the sketch is placed at 1:1, centred on a white page, and only
+        scaled down (aspect kept) when it is larger than the page: it is never enlarged.
+        """
+        self.end_stroke()
         self.undo_stack.clear()
+        self.blit(QPoint(0, 0), self._page_with(rgb_to_qimage(array), enlarge=False))
 
     # --- strokes ---------------------------------------------------------------------------
     def _pen(self, pressure: float) -> QPen:
@@ -173,14 +220,13 @@ class SketchCanvas(ImageView):
         rect = stroke.dirty & self._image.rect()
         if not rect.isEmpty():
             command = PatchCommand(
-                self,
-                rect,
-                stroke.before.copy(rect),
-                self._image.copy(rect),
-                "Stroke",
+                self, rect, stroke.before.copy(rect), self._image.copy(rect), "Stroke",
                 applied=True,
             )
-            self.undo_stack.push(command)
+            self._push(command)
+        # The page copy taken at begin_stroke goes now, before anyone reacts to the signals:
+        # the command holds only the compressed patches of the rectangle the stroke touched.
+        del stroke
         self.content_changed.emit(False)
         self.stroke_finished.emit()
 
@@ -255,6 +301,10 @@ class SketchCanvas(ImageView):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(QPen(QColor(128, 128, 128), 1))
         painter.drawEllipse(self._hover, radius, radius)
+
+
+def _stored_bytes(command) -> int:
+    return command.stored_bytes if isinstance(command, PatchCommand) else 0
 
 
 def _first_image_path(event: QDragEnterEvent | QDropEvent) -> str | None:

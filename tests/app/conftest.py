@@ -51,7 +51,8 @@ def rig(qtbot, tmp_path):
         worker = RenderWorker(fake_loader(engine, error))
         sketch = Sketch()
         controller = Controller(state, worker, sketch_source=sketch, data_dir=tmp_path / "data",
-                                export_dir=tmp_path / "exports", **kwargs)
+                                **kwargs)
+        state.export_dir = str(tmp_path / "exports")
         controller.engine = engine
         controller.sketch = sketch
         made.append(controller)

@@ -127,40 +127,40 @@ def test_offline_download_fails_with_the_command_and_no_socket(qtbot, fake, sock
 
 def test_controller_asks_for_a_download_instead_of_loading(qtbot, rig, fake, sockets):
     controller = rig()
-    controller.variant = "fp16"
+    controller.gate.variant = "fp16"
     loads = []
     original = controller.worker.load_model
     controller.worker.load_model = lambda model, device=None: (
         loads.append(model),
         original(model, device),
     )
-    with qtbot.waitSignal(controller.download_needed, timeout=5000) as blocker:
+    with qtbot.waitSignal(controller.gate.download_needed, timeout=5000) as blocker:
         controller.load_model("sd-turbo")
     check = blocker.args[0]
     assert check.preset == "sd-turbo" and check.missing and check.offline
-    assert loads == [] and controller.load_error
-    assert controller.request_frame() is None  # nothing renders; sketching goes on
+    assert loads == [] and controller.gate.load_error
+    assert controller.frames.request_frame() is None  # nothing renders; sketching goes on
     assert fake.requests == [] and sockets == []
 
 
 def test_controller_loads_a_preset_that_is_cached(qtbot, rig, hub):
     download_preset("sd-turbo", "fp16")
     controller = rig()
-    controller.variant = "fp16"
+    controller.gate.variant = "fp16"
     needed = []
-    controller.download_needed.connect(needed.append)
-    with qtbot.waitSignal(controller.engine_loaded, timeout=5000):
+    controller.gate.download_needed.connect(needed.append)
+    with qtbot.waitSignal(controller.gate.engine_loaded, timeout=5000):
         controller.load_model("sd-turbo")
     assert needed == []
 
 
 def test_a_newer_choice_wins_over_a_pending_cache_check(qtbot, rig, fake):
     controller = rig()
-    controller.variant = "fp16"
+    controller.gate.variant = "fp16"
     needed = []
-    controller.download_needed.connect(needed.append)
-    with qtbot.waitSignal(controller.engine_loaded, timeout=5000):
+    controller.gate.download_needed.connect(needed.append)
+    with qtbot.waitSignal(controller.gate.engine_loaded, timeout=5000):
         controller.load_model("sd-turbo")
         controller.load_model("fake")
     qtbot.wait(100)
-    assert needed == [] and controller.load_error is None
+    assert needed == [] and controller.gate.load_error is None

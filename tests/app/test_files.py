@@ -18,9 +18,9 @@ def parameters_of(path) -> str:
 
 
 def shown(qtbot, controller):
-    with qtbot.waitSignal(controller.engine_loaded, timeout=5000):
+    with qtbot.waitSignal(controller.gate.engine_loaded, timeout=5000):
         controller.load_model()
-    qtbot.waitUntil(lambda: controller.current is not None, timeout=5000)
+    qtbot.waitUntil(lambda: controller.frames.current is not None, timeout=5000)
 
 
 def test_export_writes_a_png_with_prompt_and_seed(qtbot, rig, tmp_path):
@@ -29,18 +29,18 @@ def test_export_writes_a_png_with_prompt_and_seed(qtbot, rig, tmp_path):
     controller.state.prompt = "a lighthouse in a storm"
     controller.state.seed = 4242
     shown(qtbot, controller)
-    qtbot.waitUntil(lambda: controller.current.params.seed == 4242, timeout=5000)
-    controller.save_sketch_with_export = True
-    with qtbot.waitSignal(controller.export_finished, timeout=5000) as done:
-        controller.export()
+    qtbot.waitUntil(lambda: controller.frames.current.params.seed == 4242, timeout=5000)
+    controller.state.save_sketch = True
+    with qtbot.waitSignal(controller.exports.export_finished, timeout=5000) as done:
+        controller.exports.export()
     path = done.args[0]
     assert path.endswith("-4242.png") and "live-canvas-" in path
     text = parameters_of(path)
     assert "a lighthouse in a storm" in text and "Seed: 4242" in text
-    assert engine.exported == [controller.current.request_id]  # the full-quality decode ran
+    assert engine.exported == [controller.frames.current.request_id]  # the full-quality decode ran
     assert files.sketch_path(files.Path(path)).exists()
-    with qtbot.waitSignal(controller.export_finished, timeout=5000) as again:
-        controller.export()
+    with qtbot.waitSignal(controller.exports.export_finished, timeout=5000) as again:
+        controller.exports.export()
     assert again.args[0] != path  # never overwrites
 
 
@@ -49,9 +49,9 @@ def test_export_to_an_impossible_folder_fails_cleanly(qtbot, rig, tmp_path):
     shown(qtbot, controller)
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a folder")
-    controller.export_dir = blocker / "out"
-    with qtbot.waitSignal(controller.export_failed, timeout=5000) as failed:
-        controller.export()
+    controller.state.export_dir = str(blocker / "out")
+    with qtbot.waitSignal(controller.exports.export_failed, timeout=5000) as failed:
+        controller.exports.export()
     assert failed.args[0].startswith("Export failed:")
     assert "\n" not in failed.args[0]
     assert sorted(p.name for p in tmp_path.rglob("*.png")) == []
@@ -59,8 +59,8 @@ def test_export_to_an_impossible_folder_fails_cleanly(qtbot, rig, tmp_path):
 
 def test_export_without_a_picture_says_so(qtbot, rig):
     controller = rig()
-    with qtbot.waitSignal(controller.export_failed, timeout=1000) as failed:
-        controller.export()
+    with qtbot.waitSignal(controller.exports.export_failed, timeout=1000) as failed:
+        controller.exports.export()
     assert "no generated image" in failed.args[0]
 
 
@@ -82,8 +82,11 @@ def test_autosave_round_trips_sketch_and_prompt(qtbot, rig, tmp_path):
     controller.state.prompt = "a red square"
     controller.state.seed = 99
     controller.state.mode = "colour"
-    controller.autosave_now()
-    assert not list((tmp_path / "data").glob(".tmp-*"))  # atomic: no temp files left
+    controller.session.save_soon_now()
+    controller.session.wait()
+    # Atomic writes leave exactly the two files, no temporary ones beside them.
+    written = sorted(p.name for p in (tmp_path / "data").iterdir())
+    assert written == ["autosave-session.json", "autosave-sketch.png"]
 
     again = rig()
     again.state.prompt = ""
@@ -93,22 +96,16 @@ def test_autosave_round_trips_sketch_and_prompt(qtbot, rig, tmp_path):
     assert again.state.seed == 99 and again.state.mode == "colour"
 
 
-def test_autosave_happens_a_few_seconds_after_a_change(qtbot, rig, tmp_path, monkeypatch):
+def test_autosave_happens_soon_after_a_setting_changes(qtbot, rig, tmp_path, monkeypatch):
     controller = rig()
-    controller._autosave_timer.setInterval(50)
+    controller.session._timer.setInterval(50)
     controller.state.prompt = "changed"
     qtbot.waitUntil(lambda: (tmp_path / "data" / "autosave-session.json").exists(), timeout=3000)
 
 
-def test_a_corrupt_autosave_is_ignored(tmp_path):
-    store = files.Autosave(tmp_path)
-    store.session_file.write_text("{not json")
-    store.sketch_file.write_bytes(b"not a png")
-    sketch, session = store.load()
-    assert sketch is None and session == {}
-
-
-def test_state_apply_ignores_unknown_and_bad_values(qtbot):
+def test_state_apply_keeps_only_values_its_settings_allow(qtbot):
     state = LiveState()
-    state.apply({"seed": "12", "strength": "oops", "colour": 3, "prompt": "x"})
-    assert state.seed == 12 and state.strength == 0.6 and state.prompt == "x"
+    state.apply({"seed": 12, "strength": "oops", "colour": 3, "prompt": "x",
+                 "control_scale": 1e9, "mode": "nope"})
+    assert state.seed == 12 and state.prompt == "x"
+    assert state.strength == 0.6 and state.control_scale == 1.0 and state.mode == "scribble"

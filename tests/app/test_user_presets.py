@@ -123,7 +123,7 @@ def test_saving_a_preset_in_the_window_selects_and_loads_it(qtbot, tmp_path, ini
     dialog.name.setText("ink")
     dialog.base.setText("owner/base")
     dialog.decoder.setText("owner/tae")
-    with qtbot.waitSignal(window.controller.engine_loaded, timeout=5000):
+    with qtbot.waitSignal(window.controller.gate.engine_loaded, timeout=5000):
         dialog.accept()
     assert window.state.preset == "user:ink"
     assert window.controls.preset.currentText() == "ink"

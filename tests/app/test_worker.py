@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 from doubles import FakeEngine, fake_loader
+from PySide6.QtCore import QThread
 
 from desktop_app.app.worker import RenderWorker
 from desktop_app.core.errors import ModelLoadError
@@ -15,17 +16,17 @@ from desktop_app.core.types import RenderRequest
 
 def loaded(qtbot, controller):
     """Load the model and wait for the first frame (Live is on), then forget that frame."""
-    with qtbot.waitSignal(controller.engine_loaded, timeout=5000):
+    with qtbot.waitSignal(controller.gate.engine_loaded, timeout=5000):
         controller.load_model()
-    qtbot.waitUntil(lambda: controller.current is not None, timeout=5000)
+    qtbot.waitUntil(lambda: controller.frames.current is not None, timeout=5000)
     controller.engine.rendered.clear()
 
 
 def test_a_result_arrives(qtbot, rig):
     controller = rig()
     loaded(qtbot, controller)
-    with qtbot.waitSignal(controller.result_shown, timeout=5000) as blocker:
-        controller.generate()
+    with qtbot.waitSignal(controller.frames.result_shown, timeout=5000) as blocker:
+        controller.frames.generate()
     assert blocker.args[0].image.shape == (128, 128, 3)
 
 
@@ -36,44 +37,44 @@ def test_latest_wins_with_a_slow_engine(qtbot, rig):
     last_id = None
     for n in range(50):
         controller.state.seed = n  # every request differs
-        last_id = controller.request_frame()
-    qtbot.waitUntil(lambda: controller.current is not None
-                    and controller.current.request_id == last_id, timeout=10000)
+        last_id = controller.frames.request_frame()
+    qtbot.waitUntil(lambda: controller.frames.current is not None
+                    and controller.frames.current.request_id == last_id, timeout=10000)
     assert len(engine.rendered) < 50
     assert engine.rendered[-1] == last_id
-    assert controller.current.params.seed == 49
+    assert controller.frames.current.params.seed == 49
 
 
 def test_a_stale_result_is_dropped(qtbot, rig):
     controller = rig()
     loaded(qtbot, controller)
-    new = controller.build_request()
-    old = controller.build_request()
+    new = controller.frames.build_request()
+    old = controller.frames.build_request()
     object.__setattr__(old, "request_id", new.request_id - 1)
     result_new = controller.engine.render(new)
     result_old = controller.engine.render(old)
-    controller._on_result(result_new)
-    controller._on_result(result_old)
-    assert controller.current is result_new
+    controller.frames._on_result(result_new)
+    controller.frames._on_result(result_old)
+    assert controller.frames.current is result_new
 
 
 def test_unchanged_inputs_are_not_rendered_again(qtbot, rig):
     engine = FakeEngine()
     controller = rig(engine)
     loaded(qtbot, controller)
-    controller.request_frame()  # the same inputs as the first frame
+    controller.frames.request_frame()  # the same inputs as the first frame
     controller.sketch.draw()
-    with qtbot.waitSignal(controller.result_shown, timeout=5000):
-        controller.request_frame()
-    controller.request_frame()
-    controller.request_frame()
+    with qtbot.waitSignal(controller.frames.result_shown, timeout=5000):
+        controller.frames.request_frame()
+    controller.frames.request_frame()
+    controller.frames.request_frame()
     qtbot.wait(100)
     controller.sketch.draw()
-    with qtbot.waitSignal(controller.result_shown, timeout=5000):
-        controller.request_frame()
+    with qtbot.waitSignal(controller.frames.result_shown, timeout=5000):
+        controller.frames.request_frame()
     assert len(engine.rendered) == 2
-    with qtbot.waitSignal(controller.result_shown, timeout=5000):
-        controller.generate()  # the Generate button renders even when nothing changed
+    with qtbot.waitSignal(controller.frames.result_shown, timeout=5000):
+        controller.frames.generate()  # the Generate button renders even when nothing changed
     assert len(engine.rendered) == 3
 
 
@@ -83,11 +84,11 @@ def test_a_failing_render_is_reported_and_the_next_one_renders(qtbot, rig):
     loaded(qtbot, controller)
     engine.fail_next = 1
     controller.sketch.draw()
-    with qtbot.waitSignal(controller.render_failed, timeout=5000) as failure:
-        controller.request_frame()
+    with qtbot.waitSignal(controller.frames.render_failed, timeout=5000) as failure:
+        controller.frames.request_frame()
     assert "ran out of memory" in failure.args[0]
-    with qtbot.waitSignal(controller.result_shown, timeout=5000):
-        controller.request_frame()  # same inputs: a failed frame is not "already rendered"
+    with qtbot.waitSignal(controller.frames.result_shown, timeout=5000):
+        controller.frames.request_frame()  # same inputs: a failed frame is not "already rendered"
     assert len(engine.rendered) == 1
 
 
@@ -101,7 +102,7 @@ def test_stroke_frames_are_throttled_and_the_stroke_end_renders_at_once(qtbot, r
         controller.sketch_changed(True)
     assert engine.rendered == []
     controller.sketch.draw()
-    with qtbot.waitSignal(controller.result_shown, timeout=5000):
+    with qtbot.waitSignal(controller.frames.result_shown, timeout=5000):
         controller.sketch_changed(False)
     qtbot.wait(250)
     assert len(engine.rendered) == 1
@@ -111,7 +112,7 @@ def test_prompt_typing_is_debounced(qtbot, rig):
     engine = FakeEngine()
     controller = rig(engine)
     loaded(qtbot, controller)
-    with qtbot.waitSignal(controller.result_shown, timeout=5000) as shown:
+    with qtbot.waitSignal(controller.frames.result_shown, timeout=5000) as shown:
         for text in ("a", "a c", "a ca", "a cat"):
             controller.state.prompt = text
     assert shown.args[0].params.prompt == "a cat"
@@ -120,10 +121,10 @@ def test_prompt_typing_is_debounced(qtbot, rig):
 
 def test_a_load_failure_is_reported_and_nothing_renders(qtbot, rig):
     controller = rig(error=ModelLoadError("no such model 'nope'"))
-    with qtbot.waitSignal(controller.engine_failed, timeout=5000) as failed:
+    with qtbot.waitSignal(controller.gate.engine_failed, timeout=5000) as failed:
         controller.load_model()
     assert failed.args[0] == "no such model 'nope'"
-    assert controller.request_frame() is None
+    assert controller.frames.request_frame() is None
 
 
 def test_the_worker_reports_a_frame_without_a_model(qtbot):
@@ -139,16 +140,59 @@ def test_the_worker_reports_a_frame_without_a_model(qtbot):
         assert worker.stop(2000)
 
 
-def test_stop_during_a_render_finishes_within_two_seconds(qtbot, rig):
-    engine = FakeEngine(delay_s=1.0)
+def test_closing_during_a_long_render_cancels_it_without_waiting_for_it(qtbot, rig):
+    engine = FakeEngine(delay_s=30.0)  # far longer than the test may take: only a cancel ends it
     controller = rig(engine)
-    loaded(qtbot, controller)
-    controller.request_frame()
+    with qtbot.waitSignal(controller.gate.engine_loaded, timeout=5000):
+        controller.load_model()
     assert engine.started.wait(5)
     start = time.monotonic()
-    assert controller.shutdown(2000)
+    with qtbot.waitSignal(controller.closed, timeout=3000) as closed:
+        controller.close()  # returns at once; ``closed`` comes when the worker has ended
+    assert closed.args == [True]
     assert time.monotonic() - start < 2.0
+    assert len(engine.cancelled) == 1 and engine.rendered == []
     assert not controller.worker.isRunning()
+
+
+def test_a_settled_request_supersedes_a_long_frame_and_a_stroke_frame_does_not(qtbot, rig):
+    engine = FakeEngine(delay_s=0.05)
+    controller = rig(engine)
+    loaded(qtbot, controller)  # one frame done: the worker now expects frames of ~50 ms
+    engine.delay_s = 30.0  # ...but the next one would take far longer
+    engine.started.clear()
+    controller.sketch.draw()
+    first = controller.frames.request_frame(supersede=False)  # a stroke's throttled frame
+    assert engine.started.wait(5)
+    controller.worker._frame_s = 30.0  # what the worker would have learnt from slow frames
+    controller.sketch.draw()
+    controller.frames.request_frame(supersede=False)  # in motion: the first frame goes on
+    qtbot.wait(300)
+    assert engine.cancelled == []
+    engine.delay_s = 0.0
+    controller.sketch.draw()
+    with qtbot.waitSignal(controller.worker.cancelled, timeout=3000) as cancelled:
+        last = controller.frames.request_frame()  # the stroke ended: settled
+    assert cancelled.args == [first]
+    qtbot.waitUntil(lambda: controller.frames.current.request_id == last, timeout=5000)
+    assert first not in engine.rendered
+
+
+def test_a_nearly_done_frame_is_finished_not_superseded(qtbot, rig):
+    engine = FakeEngine(delay_s=0.05)
+    controller = rig(engine)
+    loaded(qtbot, controller)
+    engine.delay_s = 0.5
+    engine.started.clear()
+    controller.sketch.draw()
+    first = controller.frames.request_frame()
+    assert engine.started.wait(5)
+    controller.worker._frame_s = 0.05  # expected to end any moment: not worth cancelling
+    controller.sketch.draw()
+    last = controller.frames.request_frame()
+    qtbot.waitUntil(lambda: controller.frames.current is not None
+                    and controller.frames.current.request_id == last, timeout=5000)
+    assert engine.cancelled == [] and engine.rendered == [first, last]
 
 
 def test_stop_during_a_model_load_ends_the_load(qtbot):
@@ -166,16 +210,31 @@ def test_stop_during_a_model_load_ends_the_load(qtbot):
     assert time.monotonic() - start < 2.0
 
 
+class RecordingJob:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.thread = None
+
+    def run(self, engine):
+        self.thread = QThread.currentThread()
+        if self.fail:
+            return 1 / 0
+        return engine.info.model
+
+
 def test_jobs_run_in_the_worker_thread(qtbot, rig):
     controller = rig()
     loaded(qtbot, controller)
     worker = controller.worker
+    job = RecordingJob()
     with qtbot.waitSignal(worker.job_done, timeout=5000) as done:
-        job_id = worker.submit_job(lambda engine: (engine.info.model, time.sleep(0)))
-    assert done.args[0] == job_id and done.args[1][0] == "fake"
+        worker.submit_job(job)
+    assert done.args == [job, "fake"]
+    assert job.thread is worker and job.thread is not QThread.currentThread()
+    failing = RecordingJob(fail=True)
     with qtbot.waitSignal(worker.job_failed, timeout=5000) as failed:
-        worker.submit_job(lambda engine: 1 / 0)
-    assert "ZeroDivisionError" in failed.args[1]
+        worker.submit_job(failing)
+    assert failed.args[0] is failing and "ZeroDivisionError" in failed.args[1]
 
 
 def test_a_model_chosen_during_a_load_is_the_one_reported(qtbot):

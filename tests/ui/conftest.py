@@ -32,15 +32,17 @@ def make_window(qtbot, tmp_path, qsettings):
 
     def make(engine: FakeEngine | None = None, error: Exception | None = None, start=True,
              data_dir=None, settings=None, **kwargs):
+        settings = settings or qsettings
+        if settings.value("export_dir") is None:  # exports stay in the test's folder
+            settings.setValue("export_dir", str(tmp_path / "exports"))
         window = create_window(
             model="fake",
             loader=fake_loader(engine, error),
-            qsettings=settings or qsettings,
+            qsettings=settings,
             data_dir=data_dir or tmp_path / "data",
             **kwargs,
         )
         qtbot.addWidget(window)
-        window.controller.export_dir = tmp_path / "exports"
         window.show()
         if start:
             window.start()

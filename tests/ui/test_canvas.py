@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QImage
 
-from desktop_app.ui.canvas import SketchCanvas
+from desktop_app.ui.canvas import UNDO_BYTES_LIMIT, SketchCanvas
 
 
 def make_canvas(qtbot, size=256) -> SketchCanvas:
@@ -106,3 +108,119 @@ def test_strokes_report_changes(qtbot):
     with qtbot.waitSignal(canvas.stroke_finished):
         drag(qtbot, canvas, [(10, 10), (50, 50)])
     assert True in seen and seen[-1] is False
+
+
+def random_strokes(canvas, count, seed=0, full_canvas=False, colours=True):
+    """``count`` random polylines (sizes, pressures, some eraser; random colours or black) in
+    widget coordinates; with ``full_canvas`` each runs corner to corner: a whole-page patch."""
+    rng = np.random.default_rng(seed)
+    side = canvas.image().width()
+    for _ in range(count):
+        canvas.tool = "eraser" if rng.random() < 0.2 else "brush"
+        canvas.brush_size = int(rng.integers(2, 25))
+        rgb = rng.integers(0, 256, 3) if colours else (0, 0, 0)
+        canvas.brush_colour = QColor(*(int(v) for v in rgb))
+        points = [QPointF(*rng.uniform(0, side, 2)) for _ in range(10)]
+        if full_canvas:
+            points = [QPointF(0, 0), *points, QPointF(side - 1, side - 1)]
+        canvas.begin_stroke(points[0], pressure=float(rng.uniform(0.3, 1.0)))
+        for point in points[1:]:
+            canvas.continue_stroke(point, pressure=float(rng.uniform(0.3, 1.0)))
+        canvas.end_stroke()
+
+
+def test_undo_and_redo_restore_exact_pixels_over_many_strokes(qtbot):
+    canvas = make_canvas(qtbot)
+    states = [canvas.to_numpy()]
+    for n in range(8):
+        random_strokes(canvas, 1, seed=n, full_canvas=n % 2 == 0)
+        states.append(canvas.to_numpy())
+        if n == 4:
+            canvas.clear()
+            states.append(canvas.to_numpy())
+    assert canvas.undo_stack.count() == len(states) - 1
+    assert all(not np.array_equal(a, b) for a, b in zip(states[:-1], states[1:], strict=True))
+    for expected in reversed(states[:-1]):
+        canvas.undo_stack.undo()
+        assert np.array_equal(canvas.to_numpy(), expected)
+    for expected in states[1:]:
+        canvas.undo_stack.redo()
+        assert np.array_equal(canvas.to_numpy(), expected)
+
+
+def test_the_undo_history_is_bounded_in_bytes(qtbot):
+    canvas = make_canvas(qtbot, 512)
+    raw_step = 2 * 512 * 512 * 4  # a full-page stroke's two uncompressed patches: 2 MB
+    # Black line art: compression keeps (nearly) the whole history in far less than raw.
+    random_strokes(canvas, 300, seed=1, full_canvas=True, colours=False)
+    assert canvas.undo_stack.count() >= 100
+    assert 0 < canvas.undo_bytes() <= UNDO_BYTES_LIMIT < 20 * 1024 * 1024
+    assert canvas.undo_bytes() < canvas.undo_stack.count() * raw_step / 10
+    # Many-coloured strokes compress worse: the oldest steps go, the bytes stay bounded and
+    # every step kept still undoes and redoes exactly.
+    canvas.clear()
+    states = []
+    for n in range(100):
+        random_strokes(canvas, 1, seed=100 + n, full_canvas=True)
+        states.append(canvas.to_numpy())
+        assert canvas.undo_bytes() <= UNDO_BYTES_LIMIT
+    kept = canvas.undo_stack.count()
+    assert 5 < kept < 100  # trimmed by bytes, well before the count limit
+    for back in range(1, kept):
+        canvas.undo_stack.undo()
+        assert np.array_equal(canvas.to_numpy(), states[-1 - back])
+    canvas.undo_stack.undo()
+    assert not canvas.undo_stack.canUndo()
+    for expected in states[len(states) - kept :]:
+        canvas.undo_stack.redo()
+        assert np.array_equal(canvas.to_numpy(), expected)
+
+
+def test_no_page_copies_or_raw_patches_outlive_a_stroke(qtbot):
+    def live_images():
+        gc.collect()
+        return sum(isinstance(obj, QImage) for obj in gc.get_objects())
+
+    canvas = make_canvas(qtbot)
+    random_strokes(canvas, 2, seed=7)
+    before = live_images()
+    random_strokes(canvas, 40, seed=8, full_canvas=True)
+    canvas.clear()
+    for _ in range(5):
+        canvas.undo_stack.undo()
+    canvas.undo_stack.redo()
+    assert canvas.undo_stack.count() == 42 + 1
+    # the history holds compressed bytes only: no QImage per step, no page copy per stroke
+    assert live_images() <= before
+
+
+def test_a_smaller_autosaved_sketch_keeps_its_pixel_size(qtbot):
+    canvas = make_canvas(qtbot, 512)
+    canvas.begin_stroke(QPointF(10, 10))
+    canvas.end_stroke()
+    sketch = np.full((200, 300, 3), 255, np.uint8)  # 300 wide, 200 high, 1-px black border
+    sketch[0, :] = sketch[-1, :] = sketch[:, 0] = sketch[:, -1] = 0
+    canvas.load_array(sketch)
+    dark = (canvas.to_numpy() < 128).all(axis=2)
+    rows, cols = np.nonzero(dark)
+    top, left = (512 - 200) // 2, (512 - 300) // 2
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (top, top + 199, left, left + 299)
+    expected = np.zeros((512, 512), bool)
+    expected[top : top + 200, left : left + 300] = sketch[:, :, 0] == 0
+    assert np.array_equal(dark, expected)  # placed 1:1: the border is exactly one pixel
+    assert canvas.undo_stack.count() == 0
+
+
+def test_a_larger_autosaved_sketch_is_scaled_down_to_fit(qtbot):
+    canvas = make_canvas(qtbot, 512)
+    sketch = np.full((1024, 1024, 3), 255, np.uint8)
+    sketch[:, :512] = 0  # left half black
+    canvas.load_array(sketch)
+    pixels = canvas.to_numpy()
+    assert (pixels[:, :250] == 0).all() and (pixels[:, 262:] == 255).all()
+    wide = np.zeros((200, 800, 3), np.uint8)  # wider than the page: 512 x 128, centred
+    canvas.load_array(wide)
+    dark = (canvas.to_numpy() < 128).all(axis=2)
+    rows, cols = np.nonzero(dark)
+    assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (192, 320, 0, 512)
+    assert canvas.undo_stack.count() == 0

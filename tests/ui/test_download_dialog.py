@@ -35,7 +35,7 @@ def gate_chunk():
 def sd_turbo_window(make_window):
     """A window whose chosen preset, sd-turbo, is not in the (empty) cache."""
     window = make_window(start=False)
-    window.controller.variant = "fp16"  # what the loader would pick, without importing torch
+    window.controller.gate.variant = "fp16"  # what the loader would pick, without importing torch
     loads = []
     worker, load = window.controller.worker, window.controller.worker.load_model
     worker.load_model = lambda model, device=None: (loads.append(model), load(model, device))
@@ -77,7 +77,7 @@ def test_window_downloads_then_loads_the_model(qtbot, make_window, hub, cache, s
     dialog.progress.valueChanged.connect(values.append)
     show = dialog._on_progress
     dialog._on_progress = lambda p: (files.append(dialog.file_label.text()), show(p))
-    with qtbot.waitSignal(window.controller.engine_loaded, timeout=20000):
+    with qtbot.waitSignal(window.controller.gate.engine_loaded, timeout=20000):
         dialog.download_button.click()
     assert loads == ["sd-turbo"]
     assert values == sorted(values) and values[-1] == BAR_STEPS and len(set(values)) > 2

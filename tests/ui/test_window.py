@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 
 import numpy as np
 from doubles import FakeEngine
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QPushButton
 
 from desktop_app.core.errors import ModelLoadError
 
@@ -62,9 +64,9 @@ def test_a_render_error_is_shown_and_the_next_frame_renders(qtbot, make_window):
     stroke(qtbot, window.canvas)
     qtbot.waitUntil(window.error_banner.isVisible, timeout=5000)
     assert "ran out of memory" in window.error_banner.text()
-    shown = window.controller.current
+    shown = window.controller.frames.current
     stroke(qtbot, window.canvas, (0.1, 0.8), (0.8, 0.9))
-    qtbot.waitUntil(lambda: window.controller.current is not shown, timeout=5000)
+    qtbot.waitUntil(lambda: window.controller.frames.current is not shown, timeout=5000)
     assert not window.error_banner.isVisible()
 
 
@@ -100,7 +102,7 @@ def test_export_failure_shows_an_error_and_writes_nothing(qtbot, make_window, tm
     window = make_window(FakeEngine())
     first_frame(qtbot, window)
     (tmp_path / "file.txt").write_text("x")
-    window.controller.export_dir = tmp_path / "file.txt" / "out"
+    window.state.export_dir = str(tmp_path / "file.txt" / "out")
     window.export_action.trigger()
     qtbot.waitUntil(window.error_banner.isVisible, timeout=5000)
     assert "Export failed" in window.error_banner.text()
@@ -110,39 +112,97 @@ def test_export_failure_shows_an_error_and_writes_nothing(qtbot, make_window, tm
 def test_export_from_the_window(qtbot, make_window, tmp_path):
     window = make_window(FakeEngine())
     first_frame(qtbot, window)
-    with qtbot.waitSignal(window.controller.export_finished, timeout=5000) as done:
+    with qtbot.waitSignal(window.controller.exports.export_finished, timeout=5000) as done:
         window.export_action.trigger()
     assert done.args[0].startswith(str(tmp_path / "exports"))
 
 
-def test_closing_during_a_render_takes_under_two_seconds(qtbot, make_window):
+def closed(qtbot, window, timeout=5000) -> bool:
+    """Close the window as Ctrl+Q does and wait for the close to end; True when in time."""
+    with qtbot.waitSignal(window.closed, timeout=timeout) as done:
+        window.quit_action.trigger()
+    return done.args[0]
+
+
+def test_closing_during_a_render_hides_at_once_and_cancels_the_frame(qtbot, make_window):
     engine = FakeEngine(delay_s=0.05)
     window = make_window(engine)
     first_frame(qtbot, window)
-    engine.delay_s = 1.5
+    engine.delay_s = 30.0  # a frame no close may wait for
     engine.started.clear()
-    window.controller.generate()
+    window.controller.frames.generate()
     assert engine.started.wait(5)
     start = time.monotonic()
-    window.close()
-    assert time.monotonic() - start < 2.0
-    assert window.worker_stopped and not window.controller.worker.isRunning()
+    with qtbot.waitSignal(window.closed, timeout=3000) as done:
+        window.quit_action.trigger()
+        assert not window.isVisible()  # hidden before anything is waited for
+        assert time.monotonic() - start < 0.5
+    assert done.args == [True] and time.monotonic() - start < 2.0
+    assert len(engine.cancelled) == 1 and not window.controller.worker.isRunning()
 
 
-def test_sketch_prompt_and_settings_survive_a_restart(qtbot, make_window, qsettings):
+def test_closing_with_a_queued_export_finishes_it_with_a_cancellable_dialog(
+    qtbot, make_window, tmp_path
+):
+    engine = FakeEngine(delay_s=0.05)
+    window = make_window(engine)
+    first_frame(qtbot, window)
+    release = threading.Event()
+    exported = engine.export_image
+    engine.export_image = lambda result: (release.wait(10), exported(result))[1]
+    window.export_action.trigger()
+    window.quit_action.trigger()
+    qtbot.waitUntil(lambda: window.closing_dialog is not None
+                    and window.closing_dialog.isVisible(), timeout=3000)
+    assert "Finishing the export" in window.closing_dialog.labelText()
+    with qtbot.waitSignal(window.closed, timeout=5000) as done:
+        release.set()
+    assert done.args == [True]
+    assert len(list((tmp_path / "exports").glob("live-canvas-*.png"))) == 1
+
+
+def test_quitting_without_waiting_for_an_export_closes_at_once(qtbot, make_window, tmp_path):
+    engine = FakeEngine(delay_s=0.05)
+    window = make_window(engine)
+    first_frame(qtbot, window)
+    release = threading.Event()
+    exported = engine.export_image
+    engine.export_image = lambda result: (release.wait(10), exported(result))[1]
+    window.export_action.trigger()
+    window.export_action.trigger()  # a second one, queued behind the first
+    window.quit_action.trigger()
+    qtbot.waitUntil(lambda: window.closing_dialog is not None, timeout=3000)
+    (button,) = window.closing_dialog.findChildren(QPushButton)
+    assert button.text() == "Quit without waiting"
+    with qtbot.waitSignal(window.closed, timeout=3000) as done:
+        button.click()
+    assert done.args == [False]  # the export being written could not be stopped
+    assert window.background_threads_running()
+    release.set()
+    qtbot.waitUntil(lambda: not window.controller.worker.isRunning(), timeout=5000)
+    # The running export completed atomically; the queued one was dropped.
+    assert len(list((tmp_path / "exports").glob("live-canvas-*.png"))) == 1
+
+
+def test_sketch_prompt_and_settings_survive_a_restart(qtbot, make_window, qsettings, tmp_path):
     window = make_window(FakeEngine())
     stroke(qtbot, window.canvas)
     window.controls.prompt.setPlainText("a fox in the snow")
     window.canvas.brush_size = 17
     window.set_layout("stacked")
+    window.export_menu.set_folder(tmp_path / "elsewhere")
+    window.export_menu.sketch_action.trigger()
     sketch = window.canvas.to_numpy()
-    window.close()
+    assert closed(qtbot, window)
 
     again = make_window(FakeEngine(), start=False)
     assert np.array_equal(again.canvas.to_numpy(), sketch)
     assert again.controls.prompt.toPlainText() == "a fox in the snow"
     assert again.canvas.brush_size == 17
     assert again.layout_action.isChecked()
+    assert again.state.save_sketch and again.export_menu.sketch_action.isChecked()
+    assert again.export_menu.folder() == tmp_path / "elsewhere"
+    assert not again.restore_banner.isVisible()  # nothing was dropped
 
 
 def test_filmstrip_collects_settled_frames_and_restores_settings(qtbot, make_window):
@@ -226,8 +286,9 @@ def test_preferences_are_saved_soon_after_a_change_not_only_at_close(
     qtbot, make_window, qsettings
 ):
     window = make_window(FakeEngine())
-    window.state.control_scale = 1.4
-    window._prefs_timer.setInterval(50)
-    window._prefs_timer.start()
-    qtbot.waitUntil(lambda: qsettings.value("control_scale") is not None, timeout=3000)
-    assert float(qsettings.value("control_scale")) == 1.4
+    window.prefs.timer.setInterval(50)  # the change below must start it by itself
+    assert not window.prefs.timer.isActive()
+    window.canvas.brush_size = 23
+    window.state.live = False
+    qtbot.waitUntil(lambda: qsettings.value("brush_size") is not None, timeout=3000)
+    assert int(qsettings.value("brush_size")) == 23 and qsettings.value("live") in (False, "false")
