@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     window.start()
     print(f"loading {args.model if args.fake is None else 'fake'}…", flush=True)
     loaded = {"ok": None}
-    window.controller.engine_loaded.connect(lambda info: loaded.update(ok=info))
-    window.controller.engine_failed.connect(lambda msg: loaded.update(ok=msg))
+    window.controller.gate.engine_loaded.connect(lambda info: loaded.update(ok=info))
+    window.controller.gate.engine_failed.connect(lambda msg: loaded.update(ok=msg))
     while loaded["ok"] is None:
         app.processEvents()
         time.sleep(0.01)
