@@ -80,18 +80,17 @@ class Setting:
         }.get(self.kind, "text")
 
     def _check_range(self, value: float) -> None:
-        low, high = self.low, self.high
-        if self.multiple_of is not None and (value % self.multiple_of or not low <= value <= high):
+        low, high, got = _number(self.low), _number(self.high), _number(value)
+        multiple = self.multiple_of
+        if multiple is not None and (value % multiple or not self.low <= value <= self.high):
             raise InvalidRequestError(
-                f"{self.noun} must be a multiple of {self.multiple_of} between {low:g} and "
-                f"{high:g}, got {value:g}"
+                f"{self.noun} must be a multiple of {multiple} between {low} and "
+                f"{high}, got {got}"
             )
-        if self.low_open and not low < value <= high:
-            raise InvalidRequestError(f"{self.noun} must be in ({low:g}, {high:g}], got {value:g}")
-        if low is not None and not low <= value <= high:
-            raise InvalidRequestError(
-                f"{self.noun} must be between {low:g} and {high:g}, got {value:g}"
-            )
+        if self.low_open and not self.low < value <= self.high:
+            raise InvalidRequestError(f"{self.noun} must be in ({low}, {high}], got {got}")
+        if not self.low <= value <= self.high:
+            raise InvalidRequestError(f"{self.noun} must be between {low} and {high}, got {got}")
 
     def parse_text(self, text: str) -> Any:
         """A value typed as text (a command-line argument), checked."""
@@ -227,11 +226,13 @@ def load_stored(
     return values, dropped
 
 
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, bytes):
         return "the default"
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    return repr(value) if isinstance(value, str) else str(value)
+    return repr(value) if isinstance(value, str) else _number(value)
