@@ -262,6 +262,35 @@ class Engine:
             torch.compiler.cudagraph_mark_step_begin()
 
         sched = self.schedule(req.steps, req.strength if colour else None)
+        control, latents = self._start_latents(req, sched)
+        clock.lap()  # preprocess
+
+        text = self.prompts.encode(req.prompt)
+        clock.lap()  # text encode
+
+        latents = self._denoise(req, sched, control, latents, text, should_cancel)
+        clock.lap()  # denoise
+
+        _check(should_cancel)
+        decoded = self._decode_preview(latents)
+        clock.lap()  # decode
+        image = to_uint8(decoded)
+        clock.lap()  # convert
+        return FrameResult(
+            image=image,
+            params=self._params(req),
+            timings=_timings(clock),
+            request_id=req.request_id,
+            latents=latents,
+            warnings=text.warnings,
+            load_id=self.load_id,
+        )
+
+    def _start_latents(
+        self, req: RenderRequest, sched: Schedule
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ControlNet's input and the noisy latents the first step starts from."""
+        colour = req.mode == "colour"
         noise = self.noise(req.seed, req.size)
         at_size = req.sketch.shape[:2] == (req.size, req.size)
         if self.device.type == "cpu" and at_size and not colour:
@@ -276,11 +305,17 @@ class Engine:
             latents = (self.encode_image(image01).float() + noise * sched.sigmas[0]).contiguous()
         else:
             latents = noise * sched.sigmas[0]
-        clock.lap()  # preprocess
+        return control, latents
 
-        text = self.prompts.encode(req.prompt)
-        clock.lap()  # text encode
-
+    def _denoise(
+        self,
+        req: RenderRequest,
+        sched: Schedule,
+        control: torch.Tensor,
+        latents: torch.Tensor,
+        text,
+        should_cancel: Callable[[], bool],
+    ) -> torch.Tensor:
         added = self._added_cond(text.pooled, req.size)
         scale = req.control_scale
         if self.compiled:
@@ -316,25 +351,24 @@ class Engine:
                 return_dict=False,
                 **residuals,
             )[0].float()
-            if self._v_prediction:
-                denoised = out * (-sigma / math.sqrt(sigma**2 + 1)) + latents / (sigma**2 + 1)
-            else:
-                denoised = latents - sigma * out
-            # Euler: move along the straight line from x to its estimate; at sigma 0 it lands.
-            # (The turbo configs name the ancestral variant, which re-noises between steps with
-            # fresh random numbers; the deterministic one keeps a sketch's frames from
-            # flickering. At one step, the default, the two are the same.)
-            latents = denoised + (latents - denoised) * (sigma_next / sigma)
-        clock.lap()  # denoise
+            latents = self._euler_step(out, latents, sigma, sigma_next)
+        return latents
 
-        _check(should_cancel)
-        decoded = self._decode_preview(latents)
-        clock.lap()  # decode
-        image = to_uint8(decoded)
-        clock.lap()  # convert
-        preprocess_ms, text_ms, denoise_ms, decode_ms, convert_ms = clock.laps_ms()
+    def _euler_step(
+        self, out: torch.Tensor, latents: torch.Tensor, sigma: float, sigma_next: float
+    ) -> torch.Tensor:
+        if self._v_prediction:
+            denoised = out * (-sigma / math.sqrt(sigma**2 + 1)) + latents / (sigma**2 + 1)
+        else:
+            denoised = latents - sigma * out
+        # Euler: move along the straight line from x to its estimate; at sigma 0 it lands.
+        # (The turbo configs name the ancestral variant, which re-noises between steps with
+        # fresh random numbers; the deterministic one keeps a sketch's frames from
+        # flickering. At one step, the default, the two are the same.)
+        return denoised + (latents - denoised) * (sigma_next / sigma)
 
-        params = GenerationParams(
+    def _params(self, req: RenderRequest) -> GenerationParams:
+        return GenerationParams(
             prompt=req.prompt,
             seed=req.seed,
             steps=req.steps,
@@ -342,24 +376,7 @@ class Engine:
             model=self.info.model,
             mode=req.mode,
             control_scale=req.control_scale,
-            strength=req.strength if colour else None,
-        )
-        timings = FrameTimings(
-            preprocess_ms=preprocess_ms,
-            text_encode_ms=text_ms,
-            denoise_ms=denoise_ms,
-            decode_ms=decode_ms,
-            convert_ms=convert_ms,
-            total_ms=preprocess_ms + text_ms + denoise_ms + decode_ms + convert_ms,
-        )
-        return FrameResult(
-            image=image,
-            params=params,
-            timings=timings,
-            request_id=req.request_id,
-            latents=latents,
-            warnings=text.warnings,
-            load_id=self.load_id,
+            strength=req.strength if req.mode == "colour" else None,
         )
 
     def encode_image(self, image01: torch.Tensor) -> torch.Tensor:
@@ -391,6 +408,18 @@ class Engine:
 
 def _never() -> bool:
     return False
+
+
+def _timings(clock: StageClock) -> FrameTimings:
+    preprocess_ms, text_ms, denoise_ms, decode_ms, convert_ms = clock.laps_ms()
+    return FrameTimings(
+        preprocess_ms=preprocess_ms,
+        text_encode_ms=text_ms,
+        denoise_ms=denoise_ms,
+        decode_ms=decode_ms,
+        convert_ms=convert_ms,
+        total_ms=preprocess_ms + text_ms + denoise_ms + decode_ms + convert_ms,
+    )
 
 
 def _check(should_cancel: Callable[[], bool]) -> None:

@@ -46,7 +46,16 @@ class ControlPanel(QWidget):
         self.state = state
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
+        self._build_prompt(grid)
+        self._build_model_row(grid, user_presets or [])
+        self._build_sliders(grid)
+        self._build_seed_row(grid)
+        self._build_buttons(grid)
+        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(4, 1)
+        self._bind()
 
+    def _build_prompt(self, grid: QGridLayout) -> None:
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Describe the picture: a castle on a hill at sunset…")
         self.prompt.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 12)
@@ -54,6 +63,7 @@ class ControlPanel(QWidget):
         grid.addWidget(QLabel("Prompt"), 0, 0)
         grid.addWidget(self.prompt, 0, 1, 1, 5)
 
+    def _build_model_row(self, grid: QGridLayout, user_presets: list[UserPreset]) -> None:
         self.preset = QComboBox()
         for name in MENU_PRESETS:
             self.preset.addItem(name, name)
@@ -67,7 +77,7 @@ class ControlPanel(QWidget):
             "Save your own combination of base model, ControlNet and preview decoder",
             Qt.ItemDataRole.ToolTipRole,
         )
-        self.set_user_presets(user_presets or [], show=False)
+        self.set_user_presets(user_presets, show=False)
         self.mode = QComboBox()
         self.mode.addItem("Scribble", "scribble")
         self.mode.addItem("Scribble + colour", "colour")
@@ -77,6 +87,7 @@ class ControlPanel(QWidget):
         grid.addWidget(QLabel("Mode"), 1, 2)
         grid.addWidget(self.mode, 1, 3)
 
+    def _build_sliders(self, grid: QGridLayout) -> None:
         self.control_scale, control_label = self._slider("Sketch adherence")
         self.control_scale.setToolTip("How closely the picture follows your lines (0 to 2)")
         self.strength, strength_label = self._slider("Strength")
@@ -88,6 +99,7 @@ class ControlPanel(QWidget):
         grid.addWidget(self.strength, 3, 1)
         grid.addWidget(strength_label, 3, 2)
 
+    def _build_seed_row(self, grid: QGridLayout) -> None:
         seed_row = QHBoxLayout()
         self.seed = QDoubleSpinBox()  # a seed can pass a 32-bit int's range
         self.seed.setDecimals(0)
@@ -103,6 +115,7 @@ class ControlPanel(QWidget):
         grid.addWidget(QLabel("Seed"), 2, 3)
         grid.addLayout(seed_row, 2, 4, 1, 2)
 
+    def _build_buttons(self, grid: QGridLayout) -> None:
         self.live = QPushButton("Live")
         self.live.setIcon(icon("live"))
         self.live.setToolTip("Repaint as you draw")
@@ -115,10 +128,6 @@ class ControlPanel(QWidget):
         for button in (self.live, self.generate, self.export):
             buttons.addWidget(button)
         grid.addLayout(buttons, 3, 3, 1, 3)
-        grid.setColumnStretch(1, 2)
-        grid.setColumnStretch(4, 1)
-
-        self._bind()
 
     def _slider(self, name: str) -> tuple[QSlider, QLabel]:
         slider = QSlider(Qt.Orientation.Horizontal)  # its range comes from bind_slider

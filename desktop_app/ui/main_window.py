@@ -13,8 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QSpinBox,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +32,7 @@ from desktop_app.ui.export_menu import ExportMenu
 from desktop_app.ui.filmstrip import Filmstrip
 from desktop_app.ui.image_view import ImageView
 from desktop_app.ui.theme import icon
+from desktop_app.ui.tool_bar import ToolBar
 from desktop_app.ui.user_preset_dialog import UserPresetDialog
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"
@@ -152,43 +151,20 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("Quit", self.close, "Ctrl+Q")
         self.colour_action = self._action("Brush colour…", self.choose_colour, None, None)
 
-        self.size_box = QSpinBox()
-        self.size_box.setRange(1, 200)
-        self.size_box.setValue(canvas.brush_size)
-        self.size_box.setToolTip("Brush size ([ and ])")
-        self.size_box.valueChanged.connect(lambda v: setattr(canvas, "brush_size", v))
-        canvas.brush_changed.connect(lambda: self.size_box.setValue(canvas.brush_size))
-
-        tools = QToolBar("Tools")
-        tools.setObjectName("tools")
-        tools.setMovable(False)
-        for item in (
-            self.brush_action,
-            self.eraser_action,
-            self.size_box,
-            smaller,
-            bigger,
-            self.colour_action,
-            None,
-            self.undo_action,
-            self.redo_action,
-            self.clear_action,
-            None,
-            self.import_action,
-            self.lineart_action,
-            None,
-            self.layout_action,
-        ):
-            if item is None:
-                tools.addSeparator()
-            elif isinstance(item, QAction):
-                tools.addAction(item)
-            else:
-                tools.addWidget(item)
         self.export_menu = ExportMenu(self.controller.exports, self)
         self.export_action.setMenu(self.export_menu)
-        tools.addSeparator()
-        tools.addAction(self.export_action)
+        tools = ToolBar(
+            self.state,
+            (
+                (self.brush_action, self.eraser_action, "brush size", smaller, bigger,
+                 self.colour_action),
+                (self.undo_action, self.redo_action, self.clear_action),
+                (self.import_action, self.lineart_action),
+                (self.layout_action,),
+                (self.export_action,),
+            ),
+        )
+        self.size_box = tools.size_box
         self.addToolBar(tools)
         self._update_colour_icon()
 
