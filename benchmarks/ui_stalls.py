@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     QTimer.singleShot(int(args.seconds * 1000), finish)
     app.exec()
     frames = worker.rendered_count - start_count
-    window.close()
+    window.close()  # begins the close; a script has no event loop left, so wait here
+    worker.wait(30_000)
 
     stalls = np.maximum(np.array(gaps[1:]) - 1.0, 0.0)
     print(f"{args.seconds:.0f} s, {len(gaps)} ticks, {state['n']} pointer events, "
