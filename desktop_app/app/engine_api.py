@@ -6,13 +6,10 @@ render worker), so importing the app layer never imports torch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from desktop_app.core.types import GenerationParams
 
 
 def load_engine(
@@ -35,12 +32,6 @@ def load_engine(
         progress=progress,
         compile_models=compile_models,
     )
-
-
-def save_png(path: str | os.PathLike, image: np.ndarray, params: GenerationParams) -> None:
-    from desktop_app.core.metadata import save_png as _save_png
-
-    _save_png(path, image, params)
 
 
 def lineart_from_photo(image: np.ndarray) -> np.ndarray:

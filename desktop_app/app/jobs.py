@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from desktop_app.app import engine_api, files
+from desktop_app.core.metadata import save_png
 from desktop_app.core.types import FrameEngine, FrameResult
 
 
@@ -52,7 +53,7 @@ class ExportJob:
         image = engine.export_image(result) if same_load else result.image
         files.ensure_dir(self.directory)
         path = files.export_path(self.directory, result.params.seed)
-        engine_api.save_png(path, image, result.params)
+        save_png(path, image, result.params)
         if self.sketch is not None:
             files.save_image(files.sketch_path(path), self.sketch)
         return str(path)

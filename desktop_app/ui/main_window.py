@@ -394,7 +394,8 @@ class MainWindow(QMainWindow):
         if self.prefs is not None:
             self.prefs.save()
         if self.download_dialog is not None:
-            self.download_dialog.cancel_download()
+            self.download_dialog.cancel_download()  # ends between chunks; files stay whole
+            self.download_dialog.hide()
         event.accept()
         self.controller.close()
 
