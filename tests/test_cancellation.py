@@ -282,11 +282,6 @@ def test_stopping_the_worker_ends_a_long_frame_within_a_block(qtbot, rig, engine
     assert r.results == [] and r.cancelled == [] and r.failed == []  # closing: no news
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker.py: a settled request with the inputs of the frame in flight (a stroke's "
-    "end after the pen paused) cancels that frame and renders the same picture from scratch",
-)
 def test_a_settled_request_with_the_same_inputs_lets_the_frame_finish(qtbot, rig, engine, sketch):
     r = rig()
     with SlowFrames(engine, block_s=0.08) as slow:

@@ -2,13 +2,16 @@
 
 Each finished stroke (and each undo, clear or import) is saved at once, and a setting change
 a moment later; the canvas is copied on the UI thread (a memcpy) and the PNG encoding, the
-JSON and the fsyncs run on one background thread, in order, so a stroke is never held up and
-a ``kill -9`` loses at most the stroke being drawn and the last second of settings.
+JSON and the fsyncs run on one background thread, so a stroke is never held up and a
+``kill -9`` loses at most the stroke being drawn and the last second of settings. Saves are
+latest-wins: while one is being written, only the newest state waits (an older waiting one is
+dropped), so strokes faster than the disk never pile up sketch copies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,13 +28,13 @@ SETTINGS_SAVE_DELAY_MS = 1000  # a slider drag is many changes: save once it res
 SESSION_KEYS = stored_in("session")
 
 
-class _Save(QRunnable):
-    def __init__(self, keeper: SessionKeeper, sketch: np.ndarray | None, session: dict) -> None:
+class _Saver(QRunnable):
+    def __init__(self, keeper: SessionKeeper) -> None:
         super().__init__()
-        self.keeper, self.sketch, self.session = keeper, sketch, session
+        self.keeper = keeper
 
     def run(self) -> None:
-        self.keeper._write(self.sketch, self.session)
+        self.keeper._write_waiting()
 
 
 class SessionKeeper(QObject):
@@ -47,8 +50,12 @@ class SessionKeeper(QObject):
         self.sketch_source: Callable[[], np.ndarray] | None = None
         self.autosave = files.Autosave(data_dir) if data_dir is not None else None
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # saves land in the order they were taken
-        self._pending = 0
+        self._pool.setMaxThreadCount(1)
+        # The newest state not yet being written, and whether a saver runs: both guarded by
+        # the lock, shared with the saving thread.
+        self._lock = threading.Lock()
+        self._waiting: tuple[np.ndarray | None, dict[str, Any]] | None = None
+        self._saver_running = False
         self._timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_DELAY_MS)
         self._timer.timeout.connect(self.save_soon_now)
         state.changed.connect(self._on_state_changed)
@@ -72,32 +79,44 @@ class SessionKeeper(QObject):
         if self.autosave is None:
             return
         sketch = self.sketch_source() if self.sketch_source is not None else None
-        self._pending += 1
-        self._pool.start(_Save(self, sketch, self.session()))
+        with self._lock:
+            self._waiting = (sketch, self.session())
+            if self._saver_running:
+                return  # the running saver takes it next
+            self._saver_running = True
+        self._pool.start(_Saver(self))
 
     @property
     def busy(self) -> bool:
-        return self._pending > 0
+        with self._lock:
+            return self._saver_running
 
     def wait(self) -> None:
         """Block until every save has been written (tests, and the command line)."""
         self._pool.waitForDone()
 
-    def _write(self, sketch: np.ndarray | None, session: dict[str, Any]) -> None:
-        failure = None
-        try:
-            self.autosave.save(sketch, session)
-        except LiveCanvasError as err:
-            failure = f"Autosave failed: {err}"
-        # Emitted from the pool's thread, queued to the UI thread (where _pending lives). A
-        # keeper already deleted (its window destroyed while this save ran) has no listener.
-        with contextlib.suppress(RuntimeError):
+    def _write_waiting(self) -> None:
+        """The saving thread: write the newest waiting state until none is left."""
+        while True:
+            with self._lock:
+                if self._waiting is None:
+                    self._saver_running = False
+                    break
+                (sketch, session), self._waiting = self._waiting, None
+            failure = None
+            try:
+                self.autosave.save(sketch, session)
+            except LiveCanvasError as err:
+                failure = f"Autosave failed: {err}"
             if failure:
-                self.notice.emit(failure)
+                with contextlib.suppress(RuntimeError):  # see below
+                    self.notice.emit(failure)
+        # Queued to the UI thread. A keeper already deleted (its window destroyed while this
+        # save ran) has no listener.
+        with contextlib.suppress(RuntimeError):
             self._done.emit()
 
     def _on_done(self) -> None:
-        self._pending -= 1
         self.saved.emit()
 
     def restore(self) -> files.Restored | None:

@@ -70,6 +70,10 @@ class RenderWorker(QThread):
         self._engine: FrameEngine | None = None
         self._load_error = "no model is loaded yet"
         self._last: RenderRequest | None = None
+        self._in_flight: RenderRequest | None = None
+        # The pending entry last judged by _should_cancel, and whether it would render the
+        # frame in flight again (compared once per entry: the check runs hundreds of times).
+        self._judged: tuple[object, bool] = (None, False)
         self._frame_started = 0.0
         self._frame_s: float | None = None  # running estimate of one frame's time
         self.rendered_count = 0  # frames actually rendered (for benchmarks)
@@ -192,6 +196,13 @@ class RenderWorker(QThread):
         pending = self._pending
         if pending is None or not pending[2] or self._frame_s is None:
             return False
+        if self._judged[0] is not pending:
+            # The same inputs again (a stroke's end after the pen paused): finishing the
+            # frame in flight gives that very picture, and the pending request is skipped.
+            same = not pending[1] and pending[0].same_inputs(self._in_flight)
+            self._judged = (pending, same)
+        if self._judged[1]:
+            return False
         remaining = self._frame_s - (time.monotonic() - self._frame_started)
         return remaining >= SUPERSEDE_MIN_REMAINING_S
 
@@ -202,6 +213,7 @@ class RenderWorker(QThread):
             self.failed.emit(request.request_id, self._load_error)
             return
         self._frame_started = time.monotonic()
+        self._in_flight = request
         try:
             result = self._engine.render(request, should_cancel=self._should_cancel)
         except RenderCancelled:

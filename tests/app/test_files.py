@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import numpy as np
@@ -101,6 +102,35 @@ def test_autosave_happens_soon_after_a_setting_changes(qtbot, rig, tmp_path, mon
     controller.session._timer.setInterval(50)
     controller.state.prompt = "changed"
     qtbot.waitUntil(lambda: (tmp_path / "data" / "autosave-session.json").exists(), timeout=3000)
+
+
+def test_saves_faster_than_the_disk_do_not_pile_up_and_the_newest_lands(
+    qtbot, rig, tmp_path, monkeypatch
+):
+    controller = rig()
+    keeper = controller.session
+    written: list[str] = []
+    real_save = keeper.autosave.save
+
+    def slow_save(sketch, session):
+        time.sleep(0.05)  # a slow disk: each save takes longer than a stroke
+        written.append(session["prompt"])
+        real_save(sketch, session)
+
+    monkeypatch.setattr(keeper.autosave, "save", slow_save)
+    for n in range(30):
+        controller.state.prompt = f"stroke {n}"
+        keeper.save_soon_now()
+    assert keeper.busy
+    with qtbot.waitSignal(keeper.saved, timeout=5000):
+        pass
+    assert not keeper.busy
+    assert written[-1] == "stroke 29"  # the newest state is the one on disk
+    assert len(written) < 5  # the waiting ones were replaced, not queued
+    assert written == sorted(written, key=lambda p: int(p.split()[1]))  # never older after newer
+    again = rig()
+    again.restore_session()
+    assert again.state.prompt == "stroke 29"
 
 
 def test_state_apply_keeps_only_values_its_settings_allow(qtbot):

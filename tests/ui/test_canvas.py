@@ -209,6 +209,9 @@ def test_a_smaller_autosaved_sketch_keeps_its_pixel_size(qtbot):
     expected[top : top + 200, left : left + 300] = sketch[:, :, 0] == 0
     assert np.array_equal(dark, expected)  # placed 1:1: the border is exactly one pixel
     assert canvas.undo_stack.count() == 0
+    canvas.paste_array(sketch)  # an import still fills the page, aspect kept (512 x 341)
+    rows, cols = np.nonzero((canvas.to_numpy() < 128).all(axis=2))
+    assert cols.max() - cols.min() > 500 and 330 < rows.max() - rows.min() < 350
 
 
 def test_a_larger_autosaved_sketch_is_scaled_down_to_fit(qtbot):
