@@ -37,21 +37,27 @@ DISTRIBUTION_OF = {
     "PIL": "pillow",
     "cv2": "opencv-python-headless",
     "PySide6": "PySide6-Essentials",
+    "shiboken6": "PySide6-Essentials",  # Qt for Python's binding runtime, installed with it
+    "skimage": "scikit-image",
     "yaml": "pyyaml",
 }
 
 
-def declared_dependencies() -> set[str]:
+def declared_dependencies(list_name: str = "dependencies") -> set[str]:
+    """The distributions named in one of pyproject's lists: ``dependencies`` or an extra."""
     text = (ROOT / "pyproject.toml").read_text()
-    block = text.split("dependencies = [", 1)[1].split("]", 1)[0]
+    block = re.split(rf"^{list_name} = \[", text, maxsplit=1, flags=re.MULTILINE)[1]
+    block = block.split("]", 1)[0]
     names = re.findall(r'^\s*"([A-Za-z0-9_.-]+)', block, re.MULTILINE)
     return {name.lower().replace("_", "-") for name in names}
 
 
-def imported_top_level_modules() -> dict[str, str]:
-    """Every module the package imports (at any depth, lazily or not) -> one file doing it."""
+def imported_top_level_modules(*folders: str) -> dict[str, str]:
+    """Every module imported under ``folders`` (at any depth, lazily or not) -> one file."""
     found: dict[str, str] = {}
-    for path in (ROOT / "desktop_app").rglob("*.py"):
+    paths = [path for folder in folders for path in (ROOT / folder).rglob("*.py")]
+    local = {path.stem for path in paths}  # the tests' own helpers (doubles, fake_hub, ...)
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -60,20 +66,31 @@ def imported_top_level_modules() -> dict[str, str]:
             else:
                 continue
             for name in names:
-                found.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
+                top = name.split(".")[0]
+                if top not in local:
+                    found.setdefault(top, str(path.relative_to(ROOT)))
     return found
 
 
-def test_every_third_party_import_is_a_declared_dependency():
-    declared = declared_dependencies()
-    undeclared = {
+def undeclared(imported: dict[str, str], declared: set[str]) -> dict[str, str]:
+    return {
         module: where
-        for module, where in imported_top_level_modules().items()
+        for module, where in imported.items()
         if module not in sys.stdlib_module_names
         and module != "desktop_app"
         and DISTRIBUTION_OF.get(module, module).lower().replace("_", "-") not in declared
     }
-    assert not undeclared, f"imported but not in pyproject's dependencies: {undeclared}"
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    missing = undeclared(imported_top_level_modules("desktop_app"), declared_dependencies())
+    assert not missing, f"imported but not in pyproject's dependencies: {missing}"
+
+
+def test_every_import_of_the_tests_and_benchmarks_is_declared():
+    declared = declared_dependencies() | declared_dependencies("test")
+    missing = undeclared(imported_top_level_modules("tests", "benchmarks"), declared)
+    assert not missing, f"imported but not in pyproject's dependencies or test extra: {missing}"
 
 
 def test_ruff_is_clean():
