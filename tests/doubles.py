@@ -27,6 +27,7 @@ class FakeEngine:
 
     def __init__(self, delay_s: float = 0.0, is_noise: bool = False, model: str = "fake") -> None:
         self.delay_s = delay_s
+        self.export_delay_s = 0.0  # an export's decode, which asks should_cancel like a frame
         self.fail_next = 0  # how many of the next renders raise
         self.rendered: list[int] = []
         self.exported: list[int] = []
@@ -46,12 +47,8 @@ class FakeEngine:
         """Like the real engine, a slow fake frame asks ``should_cancel`` as it goes (every
         10 ms, one "model block") and raises RenderCancelled when told to stop."""
         self.started.set()
-        start, delay = time.perf_counter(), self.delay_s
-        while time.perf_counter() - start < delay:
-            if should_cancel is not None and should_cancel():
-                self.cancelled.append(request.request_id)
-                raise RenderCancelled("the frame was cancelled")
-            time.sleep(min(0.01, delay))
+        start = time.perf_counter()
+        self._work(self.delay_s, should_cancel, request.request_id)
         if self.fail_next > 0:
             self.fail_next -= 1
             raise DeviceOutOfMemoryError("the device ran out of memory (fake)")
@@ -82,9 +79,19 @@ class FakeEngine:
             load_id=self.info.load_id,
         )
 
-    def export_image(self, result: FrameResult) -> np.ndarray:
+    def export_image(self, result: FrameResult, should_cancel: Any = None) -> np.ndarray:
+        self._work(self.export_delay_s, should_cancel, result.request_id)
         self.exported.append(result.request_id)
         return result.image.copy()
+
+    def _work(self, delay: float, should_cancel: Any, request_id: int) -> None:
+        """``delay`` seconds of "model blocks" of 10 ms, each after asking ``should_cancel``."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < delay:
+            if should_cancel is not None and should_cancel():
+                self.cancelled.append(request_id)
+                raise RenderCancelled("the frame was cancelled")
+            time.sleep(min(0.01, delay))
 
 
 def fake_loader(engine: FakeEngine | None = None, error: Exception | None = None):

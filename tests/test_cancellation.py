@@ -79,21 +79,32 @@ def watched(engine) -> dict[str, torch.nn.Module]:
     }
 
 
-def controlnet_points(engine) -> int:
-    points = CancelPoints((engine.parts.controlnet,))
+def points_in(*models) -> int:
+    points = CancelPoints(models)
     try:
         return points.count
     finally:
         points.remove()
 
 
+def controlnet_points(engine) -> int:
+    return points_in(engine.parts.controlnet)
+
+
+def frame_points(engine) -> int:
+    """The cancel points a scribble frame passes: ControlNet, UNet, the tiny decoder."""
+    parts = engine.parts
+    return points_in(parts.controlnet, parts.unet, parts.tae.decoder)
+
+
 # --- the engine -----------------------------------------------------------------------------
 
 
-def test_the_tiny_engine_has_cancel_points_in_both_models(engine):
-    in_controlnet = controlnet_points(engine)
-    assert in_controlnet > 0
-    assert engine.cancel_points.count > in_controlnet  # the UNet has some too
+def test_the_tiny_engine_has_cancel_points_in_every_model_a_frame_or_export_runs(engine):
+    parts = engine.parts
+    counts = [points_in(m) for m in (parts.controlnet, parts.unet, parts.tae, parts.vae.decoder)]
+    assert all(n > 0 for n in counts), counts
+    assert engine.cancel_points.count >= sum(counts)
 
 
 @pytest.mark.parametrize("where", ["controlnet", "unet"])
@@ -116,12 +127,32 @@ def test_a_frame_stops_at_the_first_block_after_the_check_says_so(engine, sketch
     assert counts["decoder"] == [0, 0]
 
 
+def test_a_frame_stops_inside_the_decoder(engine, sketch):
+    # Past every ControlNet and UNet block and two blocks into the tiny decoder.
+    check = CountingCheck(after=1 + points_in(engine.parts.controlnet, engine.parts.unet) + 3)
+    with recorded(**watched(engine)) as counts, pytest.raises(RenderCancelled):
+        engine.render(make_request(sketch), should_cancel=check)
+    assert counts["unet"] == [1, 1] and counts["decoder"] == [1, 0]
+
+
+def test_an_export_stops_inside_the_full_vae_and_exports_as_before_after(engine, sketch):
+    result = engine.render(make_request(sketch))
+    plain = engine.export_image(result)
+    decoder = engine.parts.vae.decoder
+    with recorded(vae=decoder) as counts, pytest.raises(RenderCancelled):
+        engine.export_image(result, should_cancel=CountingCheck(after=2))
+    assert counts["vae"] == [1, 0]
+    check = CountingCheck()
+    again = engine.export_image(result, should_cancel=check)
+    assert check.calls >= points_in(decoder) and np.array_equal(again, plain)
+
+
 def test_armed_hooks_that_never_cancel_change_no_pixels(engine, sketch):
     request = make_request(sketch)
     plain = engine.render(request)
     check = CountingCheck()
     asked = engine.render(request, should_cancel=check)
-    assert check.calls >= engine.cancel_points.count  # every block asked, and none stopped it
+    assert check.calls >= frame_points(engine)  # every block asked, and none stopped it
     assert np.array_equal(asked.image, plain.image)
     assert torch.equal(asked.latents, plain.latents)
 

@@ -1,13 +1,16 @@
 """Work that runs in the render worker besides frames, one class per kind.
 
-The worker runs ``job.run(engine)`` in its thread and hands the job back with its value (or
-its failure) in ``job_done`` / ``job_failed``; whoever submitted a kind of job handles that
-kind, recognised by its type. Everything a job needs is captured when it is made, on the UI
-thread, so nothing it reads can change while it runs.
+The worker runs ``job.run(engine, should_cancel)`` in its thread and hands the job back with
+its value (or its failure) in ``job_done`` / ``job_failed``; whoever submitted a kind of job
+handles that kind, recognised by its type. ``should_cancel`` turns True when the user gives
+up on queued work (closing with "Quit without waiting"); a long job passes it to the engine.
+Everything a job needs is captured when it is made, on the UI thread, so nothing it reads can
+change while it runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,7 +23,7 @@ from desktop_app.core.types import FrameEngine, FrameResult
 
 
 class Job(Protocol):
-    def run(self, engine: FrameEngine | None) -> Any: ...
+    def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> Any: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,7 +34,7 @@ class CacheCheckJob:
     variant: str | None
     device: str | None
 
-    def run(self, engine: FrameEngine | None) -> Any:
+    def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> Any:
         from desktop_app.app import download_worker
 
         return download_worker.check_cache(self.model, self.variant, self.device)
@@ -45,12 +48,12 @@ class ExportJob:
     directory: Path
     sketch: np.ndarray | None = None
 
-    def run(self, engine: FrameEngine | None) -> str:
+    def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> str:
         result = self.result
         # Latents fit only the VAE of the load that made them; a picture from before a model
         # switch (or a reload) is exported as it was shown.
         same_load = engine is not None and result.load_id == engine.info.load_id
-        image = engine.export_image(result) if same_load else result.image
+        image = engine.export_image(result, should_cancel) if same_load else result.image
         files.ensure_dir(self.directory)
         path = files.export_path(self.directory, result.params.seed)
         save_png(path, image, result.params)
@@ -65,5 +68,5 @@ class LineArtJob:
 
     photo: np.ndarray
 
-    def run(self, engine: FrameEngine | None) -> np.ndarray:
+    def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> np.ndarray:
         return engine_api.lineart_from_photo(self.photo)

@@ -63,6 +63,7 @@ class RenderWorker(QThread):
         self._mutex = QMutex()
         self._condition = QWaitCondition()
         self._abort = False
+        self._drop_jobs = False  # the user gave up on queued work: the job running stops too
         self._pending_load: tuple[str, str | None] | None = None
         self._pending: tuple[RenderRequest, bool, bool] | None = None
         self._jobs: deque[Job] = deque()
@@ -106,13 +107,16 @@ class RenderWorker(QThread):
     def request_stop(self, keep_jobs: bool = True) -> None:
         """Ask the thread to end without waiting: the frame in flight is cancelled within one
         model block, and queued jobs (an export asked for before quitting) still run unless
-        ``keep_jobs`` is False. ``finished`` is emitted when the thread has ended."""
+        ``keep_jobs`` is False, which drops them and cancels the one running (an export's
+        decode stops within a block; its file is then not written). ``finished`` is emitted
+        when the thread has ended."""
         with QMutexLocker(self._mutex):
             self._abort = True
             self._pending = None
             self._pending_load = None
             if not keep_jobs:
                 self._jobs.clear()
+                self._drop_jobs = True
             self._condition.wakeOne()
 
     def stop(self, timeout_ms: int = 2000) -> bool:
@@ -234,9 +238,15 @@ class RenderWorker(QThread):
         if not self._abort:
             self.result_ready.emit(result)
 
+    def _jobs_dropped(self) -> bool:
+        return self._drop_jobs
+
     def _run_job(self, job: Job) -> None:
         try:
-            value = job.run(self._engine)
+            value = job.run(self._engine, self._jobs_dropped)
+        except RenderCancelled:
+            self.job_failed.emit(job, "cancelled")
+            return
         except Exception as err:  # noqa: BLE001 - reported to whoever asked
             self.job_failed.emit(job, user_message(err))
             return

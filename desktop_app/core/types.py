@@ -155,6 +155,9 @@ class FrameEngine(Protocol):
         raises ``RenderCancelled`` as soon as it can."""
         ...
 
-    def export_image(self, result: FrameResult) -> np.ndarray:
-        """``result`` again at full quality (it was made by this engine: same ``load_id``)."""
+    def export_image(
+        self, result: FrameResult, should_cancel: Callable[[], bool] | None = None
+    ) -> np.ndarray:
+        """``result`` again at full quality (it was made by this engine: same ``load_id``);
+        ``should_cancel`` as in ``render``."""
         ...

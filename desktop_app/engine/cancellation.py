@@ -3,7 +3,10 @@
 At one step there is no "between steps": the ControlNet and UNet forwards are the frame. A
 forward pre-hook on each of their residual and transformer blocks asks whether the frame is
 still wanted and raises ``RenderCancelled`` when it is not, so a closing window or a newer
-request waits for one block (milliseconds even for SDXL on a CPU), not a whole frame.
+request waits for one block (milliseconds even for SDXL on a CPU), not a whole frame. The
+decoders get them too: a full-size tiny decoder takes over a second at 512 on a small CPU,
+and an export's full VAE several, so without them a close or "Quit without waiting" would
+still wait for a whole decode.
 
 The hooks stay registered for the engine's life; between frames they ask a function that
 always answers no. Their cost is one Python call per block (a few hundred per SDXL frame),
@@ -23,12 +26,25 @@ from desktop_app.core.errors import RenderCancelled
 # diffusers' building blocks of the UNet and the ControlNet (names, not classes: they move
 # between diffusers modules from one release to the next).
 _BLOCKS = frozenset(
-    {"ResnetBlock2D", "BasicTransformerBlock", "Downsample2D", "Upsample2D", "Transformer2DModel"}
+    {
+        "ResnetBlock2D",  # also the full VAE's
+        "BasicTransformerBlock",
+        "Downsample2D",
+        "Upsample2D",  # also the full VAE's
+        "Transformer2DModel",
+        "AutoencoderTinyBlock",  # the tiny autoencoder's
+    }
 )
 
 
 def _never() -> bool:
     return False
+
+
+def cancellable_models(parts) -> tuple[nn.Module | None, ...]:
+    """The models of ``parts`` (a ``ModelParts``) that get cancel points: every one a frame
+    or an export runs block by block (the text encoders run once per prompt, then cached)."""
+    return (parts.unet, parts.controlnet, parts.tae, parts.vae)
 
 
 class CancelPoints:

@@ -30,7 +30,7 @@ from desktop_app.core.types import (
     GenerationParams,
     RenderRequest,
 )
-from desktop_app.engine.cancellation import CancelPoints
+from desktop_app.engine.cancellation import CancelPoints, cancellable_models
 from desktop_app.engine.cpu_weights import pack_if_supported
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
 from desktop_app.engine.parts import ModelParts
@@ -108,9 +108,7 @@ class Engine:
             warnings=parts.warnings,
             load_id=self.load_id,
         )
-        self.cancel_points = CancelPoints(
-            () if compile_models else (parts.unet, parts.controlnet)
-        )
+        self.cancel_points = CancelPoints(() if compile_models else cancellable_models(parts))
         self.compiled = compile_models
         self._cuda_graphs = False
         if compile_models:
@@ -398,11 +396,17 @@ class Engine:
         return vae.decode(latents.to(self.vae_dtype) / vae.config.scaling_factor).sample
 
     @torch.inference_mode()
-    def export_image(self, result: FrameResult) -> np.ndarray:
-        """The frame again, decoded by the full VAE from its stored latents (no UNet rerun)."""
+    def export_image(
+        self, result: FrameResult, should_cancel: Callable[[], bool] | None = None
+    ) -> np.ndarray:
+        """The frame again, decoded by the full VAE from its stored latents (no UNet rerun);
+        ``should_cancel`` is polled before each decoder block, as in ``render``."""
         if result.latents is None:
             return result.image
-        with self._out_of_memory_says_so(result.params.size):
+        with (
+            self._out_of_memory_says_so(result.params.size),
+            self.cancel_points.armed(should_cancel or _never),
+        ):
             return to_uint8(self._decode_full(result.latents.to(self.device)))
 
 

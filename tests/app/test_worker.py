@@ -215,7 +215,7 @@ class RecordingJob:
         self.fail = fail
         self.thread = None
 
-    def run(self, engine):
+    def run(self, engine, should_cancel):
         self.thread = QThread.currentThread()
         if self.fail:
             return 1 / 0

@@ -149,7 +149,7 @@ def test_closing_with_a_queued_export_finishes_it_with_a_cancellable_dialog(
     first_frame(qtbot, window)
     release = threading.Event()
     exported = engine.export_image
-    engine.export_image = lambda result: (release.wait(10), exported(result))[1]
+    engine.export_image = lambda result, _cancel=None: (release.wait(10), exported(result))[1]
     window.export_action.trigger()
     window.quit_action.trigger()
     qtbot.waitUntil(lambda: window.closing_dialog is not None
@@ -161,13 +161,35 @@ def test_closing_with_a_queued_export_finishes_it_with_a_cancellable_dialog(
     assert len(list((tmp_path / "exports").glob("live-canvas-*.png"))) == 1
 
 
-def test_quitting_without_waiting_for_an_export_closes_at_once(qtbot, make_window, tmp_path):
+def test_quitting_without_waiting_cancels_the_export_being_decoded(qtbot, make_window, tmp_path):
+    engine = FakeEngine(delay_s=0.05)
+    window = make_window(engine)
+    first_frame(qtbot, window)
+    engine.export_delay_s = 30.0  # a full-VAE decode on a slow CPU, block by block
+    window.export_action.trigger()
+    window.export_action.trigger()  # a second one, queued behind the first
+    window.quit_action.trigger()
+    qtbot.waitUntil(lambda: window.closing_dialog is not None, timeout=3000)
+    (button,) = window.closing_dialog.findChildren(QPushButton)
+    start = time.monotonic()
+    with qtbot.waitSignal(window.closed, timeout=3000) as done:
+        button.click()
+    assert done.args == [True] and time.monotonic() - start < 2.0  # stopped within a block
+    assert not window.background_threads_running()
+    assert len(engine.cancelled) == 1 and engine.exported == []
+    assert list((tmp_path / "exports").glob("*.png")) == []  # nothing half-written
+
+
+def test_quitting_without_waiting_for_an_export_that_cannot_stop_closes_at_once(
+    qtbot, make_window, tmp_path
+):
     engine = FakeEngine(delay_s=0.05)
     window = make_window(engine)
     first_frame(qtbot, window)
     release = threading.Event()
     exported = engine.export_image
-    engine.export_image = lambda result: (release.wait(10), exported(result))[1]
+    # An export past its decode (writing the file), which asks should_cancel no more.
+    engine.export_image = lambda result, _cancel=None: (release.wait(10), exported(result))[1]
     window.export_action.trigger()
     window.export_action.trigger()  # a second one, queued behind the first
     window.quit_action.trigger()
