@@ -7,8 +7,10 @@ a Python traceback is shown only with LIVE_CANVAS_DEBUG=1.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from desktop_app.core.errors import LiveCanvasError
@@ -68,5 +70,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def entry() -> None:
+    """The process's entry point (the ``live-canvas`` script, ``python -m desktop_app``).
+
+    Once ``main`` has returned, everything is done: threads stopped, files written atomically,
+    the autosave on disk. What is left of a normal exit is the interpreter clearing its
+    modules, about 3,800 with torch, diffusers and Qt loaded, which takes 2.5-3 s on a small
+    CPU (measured in docs/PERFORMANCE.md, "Closing"): a relaunch or a script waiting on us
+    would wait for nothing. So the exit handlers run (logging, anything a library registered)
+    and the process ends without that teardown. If a Python thread of ours were still
+    running, the normal exit (which waits for it) is kept; LIVE_CANVAS_FULL_EXIT=1 keeps it
+    always (for tools that inspect the interpreter's teardown).
+    """
+    code = main()
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if os.environ.get("LIVE_CANVAS_FULL_EXIT") or any(not t.daemon for t in others):
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it anyway
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from collections import namedtuple
 
 import pytest
 
 from desktop_app import cli
-from desktop_app.commands import models
 from desktop_app.models import downloads
 from desktop_app.models.presets import PRESETS
 
 pytestmark = pytest.mark.usefixtures("sockets")
-
-
-@pytest.fixture(autouse=True)
-def with_models_command(monkeypatch):
-    """Registers ``models`` if cli.py does not yet (a no-op once it does)."""
-    build = cli.build_parser
-
-    def build_with_models():
-        parser = build()
-        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "models" not in subparsers.choices:
-            models.add_parser(subparsers)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", build_with_models)
 
 
 def run(capsys, *argv):
