@@ -77,6 +77,11 @@ def read_png(path: Path) -> np.ndarray:
             return np.asarray(image.convert("RGB")).copy()
     except SketchError:
         raise
+    except Image.DecompressionBombError:
+        # Pillow refuses such a header itself, before its size can be read.
+        raise SketchError(
+            f"{path.name} is larger than a sketch can be ({MAX_SKETCH_SIDE} pixels a side)"
+        ) from None
     except Exception as err:  # noqa: BLE001 - truncated, empty, garbage, bombs: all unreadable
         first = (str(err).splitlines() or [type(err).__name__])[0]
         raise SketchError(f"{path.name} cannot be read as an image ({first})") from None

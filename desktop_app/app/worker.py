@@ -29,6 +29,12 @@ Loader = Callable[..., Any]  # (model, device=None, progress=None) -> FrameEngin
 # starting over, and a GPU frame (tens of ms) is always nearly done. Measured in
 # docs/PERFORMANCE.md ("Cancelling a frame").
 SUPERSEDE_MIN_REMAINING_S = 0.15
+# Someone who keeps drawing on a slow device ends a stroke more often than a frame takes:
+# superseding every time would show nothing until they stop. After this many frames in a row
+# given up for newer ones, the next one is finished, so a picture comes at least every few
+# frame times (benchmarks/long_session.py --model tiny: 46 frames in 10,000 fast strokes
+# without this rule).
+MAX_SUPERSEDED_IN_ROW = 2
 _FRAME_TIME_WEIGHT = 0.3  # of the newest frame in the running estimate
 
 
@@ -77,6 +83,7 @@ class RenderWorker(QThread):
         self._judged: tuple[object, bool] = (None, False)
         self._frame_started = 0.0
         self._frame_s: float | None = None  # running estimate of one frame's time
+        self._superseded_in_row = 0  # frames given up for newer ones since one was shown
         self.rendered_count = 0  # frames actually rendered (for benchmarks)
 
     # --- called from the UI thread -------------------------------------------------------
@@ -172,6 +179,7 @@ class RenderWorker(QThread):
         gc.collect()
         self._last = None
         self._frame_s = None
+        self._superseded_in_row = 0
         self.progress_changed.emit(f"Loading {model}…")
         try:
             engine = self._loader(model, device=device, progress=self._progress)
@@ -200,6 +208,8 @@ class RenderWorker(QThread):
         pending = self._pending
         if pending is None or not pending[2] or self._frame_s is None:
             return False
+        if self._superseded_in_row >= MAX_SUPERSEDED_IN_ROW:
+            return False
         if self._judged[0] is not pending:
             # The same inputs again (a stroke's end after the pen paused): finishing the
             # frame in flight gives that very picture, and the pending request is skipped.
@@ -223,6 +233,7 @@ class RenderWorker(QThread):
         except RenderCancelled:
             self._last = None
             if not self._abort:
+                self._superseded_in_row += 1
                 self.cancelled.emit(request.request_id)
             return
         except Exception as err:  # noqa: BLE001 - reported; the worker keeps serving
@@ -234,6 +245,7 @@ class RenderWorker(QThread):
         w = _FRAME_TIME_WEIGHT
         self._frame_s = took if self._frame_s is None else (1 - w) * self._frame_s + w * took
         self._last = request
+        self._superseded_in_row = 0
         self.rendered_count += 1
         if not self._abort:
             self.result_ready.emit(result)

@@ -213,12 +213,39 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
             same = stock_pipeline(parts, device, engine_dtype)
             runs.append(_stock_run("stock_same_dtype", same, config.size, engine_dtype))
 
+    def engine_timed() -> None:
+        forwards.append(timer.frame_ms)
+        for key, value in vars(last[0].timings).items():
+            breakdown.setdefault(key, []).append(value)
+
     probe = MemoryProbe(device)
-    sketches = StrokeSketch(config.size)
     load_start = load_average()
-    total = config.warmup + config.frames
+    settle_frames = _time_frames(config, runs, shared, probe, say, engine_timed)
+    timer.close()
+    loads = [load_start, load_average()]
+    report = _report(config, placement, base_dtype, runs, breakdown, forwards, probe, loads)
+    report["dtype_conversions"] = shared.conversions
+    report["settle_frames"] = settle_frames
+    report["packed_weights"] = engine.packed_weights is not None
+    if shared.conversions:
+        report["notes"].append(
+            "the runs share one set of modules, converted in place between the dtypes before "
+            "each run's frame (not timed): see dtype_conversions"
+        )
+    if settle_frames:
+        report["notes"].append(
+            "after the shared modules changed (dtype or packed weights), the next run rendered "
+            "one untimed frame before its timed one: see settle_frames"
+        )
+    return report
+
+
+def _time_frames(config: BenchConfig, runs: list[Run], shared, probe, say, engine_timed) -> int:
+    """Warm-up, then timed frames, each run in turn on the same sketch; ``engine_timed`` is
+    called after each timed engine frame. Returns how many untimed settling frames ran."""
+    sketches = StrokeSketch(config.size)
     settle_frames = 0
-    for index in range(total):
+    for index in range(config.warmup + config.frames):
         sketch = sketches.next()
         warm = index < config.warmup
         for run in runs:
@@ -239,31 +266,13 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
             run.peak_mb = max(run.peak_mb, peak)
             run.after_mb.append(after)
             if run.name == "engine":
-                forwards.append(timer.frame_ms)
-                for key, value in vars(last[0].timings).items():
-                    breakdown.setdefault(key, []).append(value)
+                engine_timed()
         done, of = (
             (index + 1, config.warmup) if warm else (index + 1 - config.warmup, config.frames)
         )
         times = ", ".join(f"{r.name} {(r.warmup_ms if warm else r.frame_ms)[-1]:.0f}" for r in runs)
         say(f"{'warm-up' if warm else 'frame'} {done}/{of}: {times} ms")
-    timer.close()
-    loads = [load_start, load_average()]
-    report = _report(config, placement, base_dtype, runs, breakdown, forwards, probe, loads)
-    report["dtype_conversions"] = shared.conversions
-    report["settle_frames"] = settle_frames
-    report["packed_weights"] = engine.packed_weights is not None
-    if shared.conversions:
-        report["notes"].append(
-            "the runs share one set of modules, converted in place between the dtypes before "
-            "each run's frame (not timed): see dtype_conversions"
-        )
-    if settle_frames:
-        report["notes"].append(
-            "after the shared modules changed (dtype or packed weights), the next run rendered "
-            "one untimed frame before its timed one: see settle_frames"
-        )
-    return report
+    return settle_frames
 
 
 def _report(config, placement, base_dtype, runs, breakdown, forwards, probe, loads) -> dict:

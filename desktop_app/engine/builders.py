@@ -138,11 +138,11 @@ def _sdxl_added_dim(time_dim: int, pooled_dim: int) -> int:
     return 6 * time_dim + pooled_dim  # six size/crop ids, each embedded, plus the pooled text
 
 
-def build_tiny(dtype: torch.dtype = torch.float32, family: str = "sdxl") -> ModelParts:
-    """A model of the SDXL (or SD 2.x) shape small enough to build, and to render a 512
-    frame, in well under a second."""
-    sdxl = family == "sdxl"
-    text_dim = 32
+_TINY_TEXT_DIM = 32
+
+
+def _tiny_unet_arch(sdxl: bool) -> dict:
+    """The tiny UNet's (and ControlNet's) shape: two levels, one cross-attention level."""
     arch = dict(
         block_out_channels=(32, 64),
         layers_per_block=1,
@@ -150,35 +150,20 @@ def build_tiny(dtype: torch.dtype = torch.float32, family: str = "sdxl") -> Mode
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         use_linear_projection=True,
         transformer_layers_per_block=(1, 1),
-        cross_attention_dim=text_dim * (2 if sdxl else 1),
+        cross_attention_dim=_TINY_TEXT_DIM * (2 if sdxl else 1),
         norm_num_groups=8,
     )
     if sdxl:
         arch.update(
             addition_embed_type="text_time",
             addition_time_embed_dim=8,
-            projection_class_embeddings_input_dim=_sdxl_added_dim(8, text_dim),
+            projection_class_embeddings_input_dim=_sdxl_added_dim(8, _TINY_TEXT_DIM),
         )
-    clip = dict(
-        hidden_size=text_dim,
-        intermediate_size=37,
-        num_attention_heads=4,
-        num_hidden_layers=2,
-        hidden_act="gelu",
-        projection_dim=text_dim,
-    )
-    unet = _build(
-        lambda: UNet2DConditionModel(
-            **arch, up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), sample_size=64
-        ),
-        dtype,
-        1,
-    )
-    controlnet = _build(
-        lambda: ControlNetModel(**arch, conditioning_embedding_out_channels=(8, 8, 16, 16)),
-        dtype,
-        2,
-    )
+    return arch
+
+
+def _tiny_autoencoders(dtype: torch.dtype) -> tuple[AutoencoderKL, AutoencoderTiny]:
+    """A four-level full VAE (exports) and tiny autoencoder (previews), 8 to 16 wide."""
     vae = _build(
         lambda: AutoencoderKL(
             down_block_types=["DownEncoderBlock2D"] * 4,
@@ -201,6 +186,35 @@ def build_tiny(dtype: torch.dtype = torch.float32, family: str = "sdxl") -> Mode
         dtype,
         4,
     )
+    return vae, tae
+
+
+def build_tiny(dtype: torch.dtype = torch.float32, family: str = "sdxl") -> ModelParts:
+    """A model of the SDXL (or SD 2.x) shape small enough to build, and to render a 512
+    frame, in well under a second."""
+    sdxl = family == "sdxl"
+    arch = _tiny_unet_arch(sdxl)
+    clip = dict(
+        hidden_size=_TINY_TEXT_DIM,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        hidden_act="gelu",
+        projection_dim=_TINY_TEXT_DIM,
+    )
+    unet = _build(
+        lambda: UNet2DConditionModel(
+            **arch, up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), sample_size=64
+        ),
+        dtype,
+        1,
+    )
+    controlnet = _build(
+        lambda: ControlNetModel(**arch, conditioning_embedding_out_channels=(8, 8, 16, 16)),
+        dtype,
+        2,
+    )
+    vae, tae = _tiny_autoencoders(dtype)
     tokenizers = (tiny_tokenizer(), tiny_tokenizer()) if sdxl else (tiny_tokenizer(),)
     vocab = len(tokenizers[0])
     encoders = [_build(lambda: CLIPTextModel(_clip_config(clip, vocab)), dtype, 5)]

@@ -62,10 +62,16 @@ def png_bytes(width: int, height: int, mode: str = "RGB") -> bytes:
 
 
 @pytest.mark.parametrize(
-    "damage",
-    ["empty", "garbage", "truncated", "huge"],
+    "damage, says",
+    [
+        ("empty", "cannot be read as an image"),
+        ("garbage", "cannot be read as an image"),
+        ("truncated", "cannot be read as an image"),
+        ("huge", "larger than a sketch can be"),  # Pillow's own bomb check refuses it
+        ("wide", "9000x64 pixels, larger than a sketch can be"),  # ours, from the header
+    ],
 )
-def test_a_damaged_autosaved_sketch_is_kept_aside_and_said(tmp_path, damage):
+def test_a_damaged_autosaved_sketch_is_kept_aside_and_said(tmp_path, damage, says):
     store = files.Autosave(tmp_path)
     good = png_bytes(512, 512)
     data = {
@@ -73,6 +79,7 @@ def test_a_damaged_autosaved_sketch_is_kept_aside_and_said(tmp_path, damage):
         "garbage": b"\x89PNG not really" * 50,
         "truncated": good[: len(good) // 2],
         "huge": png_bytes(20000, 20000, mode="1"),  # a 400-megapixel page, 50 KB on disk
+        "wide": png_bytes(9000, 64, mode="1"),
     }[damage]
     write_sketch(store, data)
     store.session_file.write_text(json.dumps({"prompt": "still here"}))
@@ -82,6 +89,7 @@ def test_a_damaged_autosaved_sketch_is_kept_aside_and_said(tmp_path, damage):
     assert restored.values == {"prompt": "still here"}  # the session is not lost with it
     (notice,) = restored.notices
     assert notice.startswith("The autosaved sketch could not be read") and "\n" not in notice
+    assert says in notice
     kept = [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
     assert len(kept) == 1 and kept[0].read_bytes() == data and str(kept[0]) in notice
     assert not store.sketch_file.exists()  # the next save cannot overwrite the damaged one

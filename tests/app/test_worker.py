@@ -9,7 +9,7 @@ import numpy as np
 from doubles import FakeEngine, fake_loader
 from PySide6.QtCore import QThread
 
-from desktop_app.app.worker import RenderWorker
+from desktop_app.app.worker import MAX_SUPERSEDED_IN_ROW, RenderWorker
 from desktop_app.core.errors import ModelLoadError
 from desktop_app.core.types import RenderRequest
 
@@ -176,6 +176,28 @@ def test_a_settled_request_supersedes_a_long_frame_and_a_stroke_frame_does_not(q
     assert cancelled.args == [first]
     qtbot.waitUntil(lambda: controller.frames.current.request_id == last, timeout=5000)
     assert first not in engine.rendered
+
+
+def test_after_two_frames_given_up_in_a_row_the_third_is_finished(qtbot, rig):
+    # Someone drawing fast on a slow device: every frame in flight is overtaken by a
+    # settled request. Two are given up; the third is shown before the next starts.
+    engine = FakeEngine(delay_s=0.05)
+    controller = rig(engine)
+    loaded(qtbot, controller)
+    engine.delay_s = 1.0
+    controller.worker._frame_s = 30.0  # learnt from slow frames: every frame is worth cancelling
+    cancelled: list[int] = []
+    controller.worker.cancelled.connect(cancelled.append)
+    asked = []
+    given_up = MAX_SUPERSEDED_IN_ROW
+    for _ in range(given_up + 2):
+        engine.started.clear()
+        controller.sketch.draw()
+        asked.append(controller.frames.request_frame())
+        assert engine.started.wait(5)
+    qtbot.waitUntil(lambda: len(engine.rendered) == 2, timeout=10_000)
+    assert cancelled == asked[:given_up] and engine.rendered == asked[given_up:]
+    assert controller.frames.current.request_id == asked[-1]
 
 
 def test_a_nearly_done_frame_is_finished_not_superseded(qtbot, rig):
