@@ -91,6 +91,23 @@ while True:
 """
 
 
+RESTART = r"""
+import sys
+import numpy as np
+from PySide6.QtWidgets import QApplication
+from desktop_app.app.settings import set_application_names
+from desktop_app.ui.startup import create_window
+
+set_application_names()
+app = QApplication([])
+window = create_window(model="tiny", device="cpu")
+window.show()
+app.processEvents()
+same = np.array_equal(window.canvas.to_numpy(), np.load(sys.argv[1]))
+print("restored" if same else "different", "notices:", window.restore_banner.isVisible())
+"""
+
+
 @pytest.mark.timeout(300)
 def test_strokes_survive_kill_9_a_second_after_the_last_one(tmp_path):
     env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
@@ -113,3 +130,7 @@ def test_strokes_survive_kill_9_a_second_after_the_last_one(tmp_path):
     drawn = np.load(expected)
     assert (drawn < 128).any() and restored.notices == ()
     assert np.array_equal(restored.sketch, drawn)  # every stroke, none lost
+    # And the app, started again, shows them on its canvas, with nothing to warn about.
+    again = subprocess.run([sys.executable, "-c", RESTART, str(expected)], env=env,
+                           capture_output=True, text=True, timeout=240)
+    assert again.stdout.strip() == "restored notices: False", again.stderr[-3000:]
