@@ -59,11 +59,10 @@ def test_an_autosaved_sketch_of_another_shape_is_placed_not_stretched(qtbot, mak
     assert (bottom - top + 1, right - left + 1) == (200, 300)  # its own size, not 341 x 512
 
 
-APP = r"""
+# The app as ``live-canvas --model tiny`` builds it, in a subprocess of its own.
+WINDOW = r"""
 import sys, time
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from desktop_app.app.settings import set_application_names
 from desktop_app.ui.startup import create_window
@@ -72,6 +71,11 @@ set_application_names()
 app = QApplication([])
 window = create_window(model="tiny", device="cpu")
 window.show()
+"""
+
+APP = WINDOW + r"""
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
 window.start()
 canvas = window.canvas
 for i in range(int(sys.argv[1])):
@@ -91,17 +95,7 @@ while True:
 """
 
 
-RESTART = r"""
-import sys
-import numpy as np
-from PySide6.QtWidgets import QApplication
-from desktop_app.app.settings import set_application_names
-from desktop_app.ui.startup import create_window
-
-set_application_names()
-app = QApplication([])
-window = create_window(model="tiny", device="cpu")
-window.show()
+RESTART = WINDOW + r"""
 app.processEvents()
 same = np.array_equal(window.canvas.to_numpy(), np.load(sys.argv[1]))
 print("restored" if same else "different", "notices:", window.restore_banner.isVisible())

@@ -141,15 +141,22 @@ def test_closing_during_a_render_hides_at_once_and_cancels_the_frame(qtbot, make
     assert len(engine.cancelled) == 1 and not window.controller.worker.isRunning()
 
 
+def export_waits_for(engine: FakeEngine) -> threading.Event:
+    """Make ``engine``'s exports wait (without asking should_cancel) until the event is set,
+    as an export does while it writes its file."""
+    release = threading.Event()
+    exported = engine.export_image
+    engine.export_image = lambda result, _cancel=None: (release.wait(10), exported(result))[1]
+    return release
+
+
 def test_closing_with_a_queued_export_finishes_it_with_a_cancellable_dialog(
     qtbot, make_window, tmp_path
 ):
     engine = FakeEngine(delay_s=0.05)
     window = make_window(engine)
     first_frame(qtbot, window)
-    release = threading.Event()
-    exported = engine.export_image
-    engine.export_image = lambda result, _cancel=None: (release.wait(10), exported(result))[1]
+    release = export_waits_for(engine)
     window.export_action.trigger()
     window.quit_action.trigger()
     qtbot.waitUntil(lambda: window.closing_dialog is not None
@@ -186,10 +193,7 @@ def test_quitting_without_waiting_for_an_export_that_cannot_stop_closes_at_once(
     engine = FakeEngine(delay_s=0.05)
     window = make_window(engine)
     first_frame(qtbot, window)
-    release = threading.Event()
-    exported = engine.export_image
-    # An export past its decode (writing the file), which asks should_cancel no more.
-    engine.export_image = lambda result, _cancel=None: (release.wait(10), exported(result))[1]
+    release = export_waits_for(engine)  # past its decode: it asks should_cancel no more
     window.export_action.trigger()
     window.export_action.trigger()  # a second one, queued behind the first
     window.quit_action.trigger()
