@@ -300,7 +300,11 @@ def one_run(
                 dialog_seen = dialog_seen or bool(dialogs)
                 if dialogs and scenario == "export-quit" and "quit_sent_s" not in run:
                     run["quit_sent_s"] = time.monotonic() - t0
-                    xdotool("key", "--window", next(iter(dialogs)), "Escape", env=env)
+                    # A key sent to a window that has no focus is dropped (Xvfb has no
+                    # window manager to give the new dialog focus): focus it, then press.
+                    dialog = next(iter(dialogs))
+                    xdotool("windowfocus", "--sync", dialog, env=env)
+                    xdotool("key", "Escape", env=env)
                 next_look = time.monotonic() + (0.01 if hide_s is None else 0.1)
             time.sleep(0.005)
         close_s = time.monotonic() - t0

@@ -17,3 +17,9 @@ class ClosingDialog(QProgressDialog):
         self.setMinimumDuration(0)
         self.setAutoClose(False)
         self.setAutoReset(False)
+
+    def reject(self) -> None:  # Qt override: what Escape calls
+        """Escape: the dialog's one choice is "Quit without waiting"; hiding it would leave
+        the app running, unseen, until the export ends."""
+        self.canceled.emit()
+        super().reject()

@@ -30,6 +30,8 @@ def make_window(qtbot, tmp_path, qsettings):
     """``make_window(engine=..., error=...)``: a shown window on a fake engine, model loading."""
     from desktop_app.ui.startup import create_window
 
+    made = []
+
     def make(engine: FakeEngine | None = None, error: Exception | None = None, start=True,
              data_dir=None, settings=None, **kwargs):
         settings = settings or qsettings
@@ -43,9 +45,16 @@ def make_window(qtbot, tmp_path, qsettings):
             **kwargs,
         )
         qtbot.addWidget(window)
+        made.append(window)
         window.show()
         if start:
             window.start()
         return window
 
-    return make
+    yield make
+    # A test that failed half-way may leave a long fake frame or export running: stop it
+    # (dropping queued work) before its window is deleted under it.
+    for window in made:
+        worker = window.controller.worker
+        worker.request_stop(keep_jobs=False)
+        assert worker.wait(5000), "the render worker did not stop"

@@ -9,6 +9,7 @@ import time
 import numpy as np
 from doubles import FakeEngine
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
 from desktop_app.core.errors import ModelLoadError
@@ -185,6 +186,20 @@ def test_quitting_without_waiting_cancels_the_export_being_decoded(qtbot, make_w
     assert not window.background_threads_running()
     assert len(engine.cancelled) == 1 and engine.exported == []
     assert list((tmp_path / "exports").glob("*.png")) == []  # nothing half-written
+
+
+def test_escape_on_the_closing_dialog_is_quit_without_waiting(qtbot, make_window, tmp_path):
+    engine = FakeEngine(delay_s=0.05)
+    window = make_window(engine)
+    first_frame(qtbot, window)
+    engine.export_delay_s = 30.0
+    window.export_action.trigger()
+    window.quit_action.trigger()
+    qtbot.waitUntil(lambda: window.closing_dialog is not None
+                    and window.closing_dialog.isVisible(), timeout=3000)
+    with qtbot.waitSignal(window.closed, timeout=3000) as done:
+        QTest.keyClick(window.closing_dialog, Qt.Key.Key_Escape)
+    assert done.args == [True] and engine.exported == []
 
 
 def test_quitting_without_waiting_for_an_export_that_cannot_stop_closes_at_once(
