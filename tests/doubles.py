@@ -28,6 +28,7 @@ class FakeEngine:
     def __init__(self, delay_s: float = 0.0, is_noise: bool = False, model: str = "fake") -> None:
         self.delay_s = delay_s
         self.export_delay_s = 0.0  # an export's decode, which asks should_cancel like a frame
+        self.block_s = 0.01  # one "model block": how long a cancel may wait
         self.fail_next = 0  # how many of the next renders raise
         self.rendered: list[int] = []
         self.exported: list[int] = []
@@ -85,13 +86,14 @@ class FakeEngine:
         return result.image.copy()
 
     def _work(self, delay: float, should_cancel: Any, request_id: int) -> None:
-        """``delay`` seconds of "model blocks" of 10 ms, each after asking ``should_cancel``."""
+        """``delay`` seconds of "model blocks" of ``block_s``, each after asking
+        ``should_cancel``."""
         start = time.perf_counter()
         while time.perf_counter() - start < delay:
             if should_cancel is not None and should_cancel():
                 self.cancelled.append(request_id)
                 raise RenderCancelled("the frame was cancelled")
-            time.sleep(min(0.01, delay))
+            time.sleep(min(self.block_s, delay))
 
 
 def fake_loader(engine: FakeEngine | None = None, error: Exception | None = None):

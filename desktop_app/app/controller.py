@@ -26,6 +26,9 @@ from desktop_app.core.types import EngineInfo
 
 CLOSE_DEADLINE_MS = 5000  # without an export: the frame in flight stops within one block
 EXPORT_CLOSE_DEADLINE_MS = 600_000  # a queued export on a slow CPU; the user can cancel
+# After "Quit without waiting": the export's decode stops at its next block (one full-size
+# VAE block is up to ~2 s on a small CPU); past this, only the last resort is left.
+ABANDON_DEADLINE_MS = 5000
 
 
 def cpu_note(info: EngineInfo) -> str | None:
@@ -66,7 +69,7 @@ class Controller(QObject):
         self.exports = Exporter(state, worker, self.frames, parent=self)
         self.session = SessionKeeper(state, data_dir, parent=self)
         self.sketch_source = sketch_source
-        self._closing = self._closed = self._abandoned = False
+        self._closing = self._closed = False
         self.restore_notices: tuple[str, ...] = ()
         self._close_deadline = QTimer(self, singleShot=True)
         self._close_deadline.timeout.connect(lambda: self._finish_close(False))
@@ -164,11 +167,13 @@ class Controller(QObject):
         self._maybe_closed()
 
     def abandon_exports(self) -> None:
-        """The user chose not to wait: queued exports are dropped, and the close ends as
-        soon as the autosave is written, even if an export is being written (that write is
-        atomic: the file is either complete or absent)."""
-        self._abandoned = True
+        """The user chose not to wait: queued exports are dropped and the one running is
+        cancelled at its next decoder block (its file is then not written). The close ends
+        when the worker has stopped, or at a short deadline if the export was already
+        writing its file (that write is atomic: the file is either complete or absent)."""
         self.worker.request_stop(keep_jobs=False)
+        if not self._closed:
+            self._close_deadline.start(ABANDON_DEADLINE_MS)
         self._maybe_closed()
 
     def _on_worker_finished(self) -> None:
@@ -177,8 +182,7 @@ class Controller(QObject):
         self._maybe_closed()
 
     def _maybe_closed(self) -> None:
-        worker_done = not self.worker.isRunning() or self._abandoned
-        if self._closing and worker_done and not self.session.busy:
+        if self._closing and not self.worker.isRunning() and not self.session.busy:
             self._finish_close(True)
 
     def _finish_close(self, in_time: bool) -> None:

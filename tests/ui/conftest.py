@@ -57,4 +57,4 @@ def make_window(qtbot, tmp_path, qsettings):
     for window in made:
         worker = window.controller.worker
         worker.request_stop(keep_jobs=False)
-        assert worker.wait(5000), "the render worker did not stop"
+        assert worker.wait(15_000), "the render worker did not stop"

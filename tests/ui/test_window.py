@@ -12,6 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
+from desktop_app.app import controller as controller_module
 from desktop_app.core.errors import ModelLoadError
 
 
@@ -173,7 +174,8 @@ def test_quitting_without_waiting_cancels_the_export_being_decoded(qtbot, make_w
     engine = FakeEngine(delay_s=0.05)
     window = make_window(engine)
     first_frame(qtbot, window)
-    engine.export_delay_s = 30.0  # a full-VAE decode on a slow CPU, block by block
+    engine.export_delay_s = 30.0  # a full-VAE decode on a slow CPU, block by block...
+    engine.block_s = 0.3  # ...each block longer than the autosave takes: the close waits
     window.export_action.trigger()
     window.export_action.trigger()  # a second one, queued behind the first
     window.quit_action.trigger()
@@ -202,9 +204,10 @@ def test_escape_on_the_closing_dialog_is_quit_without_waiting(qtbot, make_window
     assert done.args == [True] and engine.exported == []
 
 
-def test_quitting_without_waiting_for_an_export_that_cannot_stop_closes_at_once(
-    qtbot, make_window, tmp_path
+def test_quitting_without_waiting_for_an_export_that_cannot_stop_closes_at_its_deadline(
+    qtbot, make_window, tmp_path, monkeypatch
 ):
+    monkeypatch.setattr(controller_module, "ABANDON_DEADLINE_MS", 300)
     engine = FakeEngine(delay_s=0.05)
     window = make_window(engine)
     first_frame(qtbot, window)
@@ -215,9 +218,12 @@ def test_quitting_without_waiting_for_an_export_that_cannot_stop_closes_at_once(
     qtbot.waitUntil(lambda: window.closing_dialog is not None, timeout=3000)
     (button,) = window.closing_dialog.findChildren(QPushButton)
     assert button.text() == "Quit without waiting"
+    start = time.monotonic()
     with qtbot.waitSignal(window.closed, timeout=3000) as done:
         button.click()
-    assert done.args == [False]  # the export being written could not be stopped
+        assert window.isHidden() and not window.closing_dialog.isVisible()
+    assert done.args == [False]  # the export being written could not be stopped...
+    assert time.monotonic() - start >= 0.25  # ...in the time it was given (a coarse timer)
     assert window.background_threads_running()
     release.set()
     qtbot.waitUntil(lambda: not window.controller.worker.isRunning(), timeout=5000)
