@@ -19,6 +19,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for `ls | head` and the like
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -59,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("live-canvas: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Whoever read our output stopped (``live-canvas models list | head -1``): nothing to
+        # report. Later writes, and the flush at exit, go nowhere instead of failing again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # not a real file (a test's capture): nothing to mend
+            pass
+        return EXIT_BROKEN_PIPE
     except Exception as err:  # noqa: BLE001 - the last line of defence for the user
         if os.environ.get("LIVE_CANVAS_DEBUG"):
             raise

@@ -61,3 +61,17 @@ def test_a_running_thread_is_waited_for(tmp_path):
     done = run_entry(tmp_path, ["models", "list"], before=before)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "thread-finished").read_text() == "yes"
+
+
+def test_output_to_a_reader_that_went_away_is_no_error(tmp_path):
+    # ``live-canvas models list | head -0``: the pipe is closed before anything is written.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop_app", "models", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(120) == 141
+    assert "error" not in err, err
