@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from diffusers import EulerDiscreteScheduler
+from diffusers import DEISMultistepScheduler, EulerDiscreteScheduler
 
 from desktop_app.engine.builders import build_tiny
 from desktop_app.engine.parts import TURBO_SCHEDULER
@@ -17,13 +17,22 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def save_tiny_pipeline(folder: Path, family: str = "sdxl", with_controlnet: bool = True,
-                       with_tae: bool = True) -> Path:
-    """A ControlNet pipeline folder as ``save_pretrained`` writes it (plus ``tae/``)."""
+                       with_tae: bool = True, scheduler=None, tiny_vae: bool = False) -> Path:
+    """A ControlNet pipeline folder as ``save_pretrained`` writes it (plus ``tae/``).
+
+    ``scheduler``: the folder's own (default: the family's, as ``build_tiny`` gives it).
+    ``tiny_vae``: the pipeline's ``vae`` is the tiny autoencoder, as SDXS publishes it, with
+    the full one beside it in ``vae_large/``.
+    """
     from diffusers import StableDiffusionControlNetPipeline, StableDiffusionXLControlNetPipeline
 
     parts = build_tiny(family=family)
-    scheduler = EulerDiscreteScheduler(**TURBO_SCHEDULER)
-    common = dict(vae=parts.vae, unet=parts.unet, controlnet=parts.controlnet, scheduler=scheduler,
+    if scheduler is None:
+        scheduler = EulerDiscreteScheduler(**TURBO_SCHEDULER)
+        if family == "sd15":
+            scheduler = DEISMultistepScheduler.from_config(parts.scheduler_config)
+    vae = parts.tae if tiny_vae else parts.vae
+    common = dict(vae=vae, unet=parts.unet, controlnet=parts.controlnet, scheduler=scheduler,
                   text_encoder=parts.text_encoders[0], tokenizer=parts.tokenizers[0])
     if family == "sdxl":
         pipe = StableDiffusionXLControlNetPipeline(
@@ -32,7 +41,9 @@ def save_tiny_pipeline(folder: Path, family: str = "sdxl", with_controlnet: bool
         pipe = StableDiffusionControlNetPipeline(
             **common, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(folder)
-    if with_tae:
+    if tiny_vae:
+        parts.vae.save_pretrained(folder / "vae_large")
+    if with_tae and not tiny_vae:
         parts.tae.save_pretrained(folder / "tae")
     if not with_controlnet:
         _remove_controlnet(folder)

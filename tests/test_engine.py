@@ -77,7 +77,7 @@ def test_noise_is_fixed_per_seed_and_size(engine):
 def test_full_strength_is_the_schedulers_own_trailing_schedule(engine, steps):
     from diffusers import EulerDiscreteScheduler
 
-    reference = EulerDiscreteScheduler.from_config(engine._scheduler.config)
+    reference = EulerDiscreteScheduler.from_config(engine.sampling.trailing.config)
     reference.set_timesteps(steps)
     for strength in (None, 1.0):
         sched = engine.schedule(steps, strength)
@@ -94,7 +94,7 @@ def test_strength_starts_where_diffusers_img2img_would(engine, steps, strength):
     from diffusers import EulerDiscreteScheduler
 
     total = round(steps / strength)
-    reference = EulerDiscreteScheduler.from_config(engine._scheduler.config)
+    reference = EulerDiscreteScheduler.from_config(engine.sampling.trailing.config)
     reference.set_timesteps(total)
     sched = engine.schedule(steps, strength)
     assert [float(t) for t in sched.timesteps] == pytest.approx(

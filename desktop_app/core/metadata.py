@@ -96,6 +96,9 @@ def save_png(
     if params is not None:
         # Pillow stores non-Latin-1 text as an iTXt chunk (UTF-8), which the same tools read.
         info.add_text("parameters", parameters_text(params))
+        if params.licence:
+            # Its own chunk: A1111's parameters line is split at ", " and ": ".
+            info.add_text("licence", params.licence)
     for key, value in (extra_text or {}).items():
         info.add_text(key, value)
     pil = Image.fromarray(np.ascontiguousarray(image))

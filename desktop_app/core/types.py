@@ -110,6 +110,7 @@ class GenerationParams:
     control_scale: float
     strength: float | None
     sampler: str = "Euler"
+    licence: str = ""  # the model's licence, where known (a preset's)
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,13 +131,14 @@ class EngineInfo:
     """What is loaded, for status bars and metadata."""
 
     model: str
-    family: str  # "sdxl" or "sd21" (SD 1.x/2.x share the code path)
+    family: str  # "sdxl", "sd21" or "sd15" (SD 1.x/2.x share the code path)
     device: str
     dtype: str
     preview_decoder: str
     is_noise: bool = False  # random weights: the output is noise, and the UI says so
     warnings: tuple[str, ...] = ()
     load_id: int = 0  # unique to each load in this process (two loads of one model differ)
+    licence: str = ""
 
     def describe(self) -> str:
         noise = " [random weights: output is noise]" if self.is_noise else ""

@@ -40,6 +40,17 @@ _SD21_UNET = dict(
     use_linear_projection=True,
     sample_size=64,
 )
+# SD 1.5's UNet and scribble ControlNet (lllyasviel/sd-controlnet-scribble), no linear
+# projections; tests/test_builders.py checks this against ../shared/configs/sd15-base.
+_SD15_UNET = dict(
+    attention_head_dim=8,
+    block_out_channels=[320, 640, 1280, 1280],
+    cross_attention_dim=768,
+    down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+    up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
+    layers_per_block=2,
+    sample_size=64,
+)
 _FULL_VAE = dict(
     block_out_channels=[128, 256, 512, 512],
     down_block_types=["DownEncoderBlock2D"] * 4,
@@ -139,10 +150,26 @@ def _sdxl_added_dim(time_dim: int, pooled_dim: int) -> int:
 
 
 _TINY_TEXT_DIM = 32
+_SD15_TEXT_DIM = 768  # the SD 1.5 family is recognised by it (components.family_of_unet)
+# The SD 1.5 family's own scheduler, as SDXS publishes it: DEIS, one step from t=999.
+SD15_SCHEDULER = {
+    "_class_name": "DEISMultistepScheduler",
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "num_train_timesteps": 1000,
+    "prediction_type": "epsilon",
+    "timestep_spacing": "linspace",
+}
 
 
-def _tiny_unet_arch(sdxl: bool) -> dict:
+def _tiny_text_dim(family: str) -> int:
+    return _SD15_TEXT_DIM if family == "sd15" else _TINY_TEXT_DIM
+
+
+def _tiny_unet_arch(family: str) -> dict:
     """The tiny UNet's (and ControlNet's) shape: two levels, one cross-attention level."""
+    sdxl = family == "sdxl"
     arch = dict(
         block_out_channels=(32, 64),
         layers_per_block=1,
@@ -150,7 +177,7 @@ def _tiny_unet_arch(sdxl: bool) -> dict:
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         use_linear_projection=True,
         transformer_layers_per_block=(1, 1),
-        cross_attention_dim=_TINY_TEXT_DIM * (2 if sdxl else 1),
+        cross_attention_dim=_tiny_text_dim(family) * (2 if sdxl else 1),
         norm_num_groups=8,
     )
     if sdxl:
@@ -190,17 +217,18 @@ def _tiny_autoencoders(dtype: torch.dtype) -> tuple[AutoencoderKL, AutoencoderTi
 
 
 def build_tiny(dtype: torch.dtype = torch.float32, family: str = "sdxl") -> ModelParts:
-    """A model of the SDXL (or SD 2.x) shape small enough to build, and to render a 512
-    frame, in well under a second."""
+    """A model of the SDXL (or SD 2.x, or SD 1.5) shape small enough to build, and to render
+    a 512 frame, in well under a second. The SD 1.5 one has SD 1.5's text width (768, what
+    marks the family) and its own scheduler, DEIS, as SDXS has."""
     sdxl = family == "sdxl"
-    arch = _tiny_unet_arch(sdxl)
+    arch = _tiny_unet_arch(family)
     clip = dict(
-        hidden_size=_TINY_TEXT_DIM,
+        hidden_size=_tiny_text_dim(family),
         intermediate_size=37,
         num_attention_heads=4,
         num_hidden_layers=2,
         hidden_act="gelu",
-        projection_dim=_TINY_TEXT_DIM,
+        projection_dim=_tiny_text_dim(family),
     )
     unet = _build(
         lambda: UNet2DConditionModel(
@@ -231,14 +259,15 @@ def build_tiny(dtype: torch.dtype = torch.float32, family: str = "sdxl") -> Mode
         tokenizers=tokenizers,
         vae=vae,
         tae=tae,
-        scheduler_config=dict(TURBO_SCHEDULER),
+        scheduler_config=dict(SD15_SCHEDULER if family == "sd15" else TURBO_SCHEDULER),
         preview_decoder="tiny autoencoder (random)",
         is_noise=True,
     )
 
 
 def build_random(family: str, dtype: torch.dtype = torch.float32) -> ModelParts:
-    """The full-size SDXL or SD 2.1 architecture plus a matching ControlNet, random weights."""
+    """The full-size SDXL, SD 2.1 or SD 1.5 architecture plus a matching ControlNet, random
+    weights."""
     tokenizer = tiny_tokenizer()
     vocab = 49408  # the real CLIP vocabulary size, so the embedding tables are full-size
     if family == "sdxl":
@@ -251,6 +280,10 @@ def build_random(family: str, dtype: torch.dtype = torch.float32) -> ModelParts:
     elif family == "sd21":
         unet_arch = _SD21_UNET
         encoders = (_build(lambda: CLIPTextModel(_clip_config(_OPEN_CLIP_H, vocab)), dtype, 5),)
+        scaling = 0.18215
+    elif family == "sd15":
+        unet_arch = _SD15_UNET
+        encoders = (_build(lambda: CLIPTextModel(_clip_config(_CLIP_L, vocab)), dtype, 5),)
         scaling = 0.18215
     else:
         raise ValueError(f"unknown family {family}")
@@ -276,7 +309,7 @@ def build_random(family: str, dtype: torch.dtype = torch.float32) -> ModelParts:
         tokenizers=tuple(tokenizer for _ in encoders),
         vae=vae,
         tae=tae,
-        scheduler_config=dict(TURBO_SCHEDULER),
+        scheduler_config=dict(SD15_SCHEDULER if family == "sd15" else TURBO_SCHEDULER),
         preview_decoder="tiny autoencoder (random)",
         is_noise=True,
     )

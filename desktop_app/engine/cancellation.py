@@ -43,8 +43,10 @@ def _never() -> bool:
 
 def cancellable_models(parts) -> tuple[nn.Module | None, ...]:
     """The models of ``parts`` (a ``ModelParts``) that get cancel points: every one a frame
-    or an export runs block by block (the text encoders run once per prompt, then cached)."""
-    return (parts.unet, parts.controlnet, parts.tae, parts.vae)
+    or an export runs block by block (the text encoders run once per prompt, then cached).
+    A model whose own decoder is tiny uses it for both previews and exports: listed once."""
+    tae = None if parts.tae is parts.vae else parts.tae
+    return (parts.unet, parts.controlnet, tae, parts.vae)
 
 
 class CancelPoints:

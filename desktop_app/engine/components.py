@@ -18,7 +18,7 @@ from desktop_app.core.errors import ModelLoadError
 from desktop_app.engine.parts import ModelParts
 from desktop_app.engine.taesd import UNREADABLE, load_tiny_autoencoder, unreadable
 from desktop_app.models.hub_errors import describe_hub_error
-from desktop_app.models.presets import preset_for_family
+from desktop_app.models.presets import family_defaults, split_hub_spec
 
 Progress = Callable[[str], None]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -51,7 +51,10 @@ def read_config(source: str, subfolder: str | None, name: str = "config.json") -
 
 
 def family_of_unet(config: dict) -> str:
-    return "sdxl" if config.get("addition_embed_type") == "text_time" else "sd21"
+    """SDXL conditions on time ids; SD 1.x cross-attends to CLIP ViT-L's 768 wide states."""
+    if config.get("addition_embed_type") == "text_time":
+        return "sdxl"
+    return "sd15" if config.get("cross_attention_dim") == 768 else "sd21"
 
 
 def describe_architecture(config: dict) -> str:
@@ -73,6 +76,19 @@ def check_pairing(base: str, unet_config: dict, controlnet: str, control_config:
             f"the ControlNet {controlnet} is for {control_arch} models but the base {base} is "
             f"{base_arch}: choose a matching ControlNet (--controlnet)"
         )
+    # Same family, other shape (a pruned UNet such as SDXS's): its residuals would not fit.
+    for key in ("block_out_channels", "down_block_types", "layers_per_block"):
+        ours, theirs = unet_config.get(key), control_config.get(key)
+        if ours is not None and theirs is not None and _listed(ours) != _listed(theirs):
+            raise ModelLoadError(
+                f"the ControlNet {controlnet} does not fit the UNet of {base} ({key} "
+                f"{_listed(theirs)} against {_listed(ours)}): choose a ControlNet made for "
+                "this model (--controlnet)"
+            )
+
+
+def _listed(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def from_pretrained(cls, source: str, subfolder: str | None, dtype: torch.dtype, say: Progress):
@@ -127,20 +143,29 @@ def _controlnet_source(base: str, override: str | None, family: str) -> tuple[st
         return override, None
     if is_local(base) and (Path(base).expanduser() / "controlnet" / "config.json").exists():
         return base, "controlnet"
-    return preset_for_family(family).controlnet, None
+    return family_defaults(family).controlnet, None
+
+
+def from_hub_spec(cls, spec: str, dtype: torch.dtype, say: Progress):
+    """A component from "org/name" or from a subfolder, "org/name/subfolder"."""
+    repo, subfolder = split_hub_spec(spec)
+    return from_pretrained(cls, repo, subfolder, dtype, say)
 
 
 def finish_parts(
     parts: ModelParts, preview_decoder: str | None, dtype: torch.dtype, say: Progress
 ) -> ModelParts:
-    """Attach the tiny preview decoder; without one, live frames use the full VAE (slower)."""
+    """Attach the tiny preview decoder; without one, live frames use the full VAE (slower).
+    A model whose own decoder is tiny (SDXS) keeps it unless another is asked for."""
+    if preview_decoder is None and parts.tae is not None:
+        return parts
     if preview_decoder is None:
-        preview_decoder = preset_for_family(parts.family).preview_decoder
+        preview_decoder = family_defaults(parts.family).preview_decoder
     try:
         if is_local(preview_decoder):
             parts.tae = load_tiny_autoencoder(preview_decoder, dtype)
         else:
-            parts.tae = from_pretrained(AutoencoderTiny, preview_decoder, None, dtype, say)
+            parts.tae = from_hub_spec(AutoencoderTiny, preview_decoder, dtype, say)
         parts.preview_decoder = preview_decoder
     except ModelLoadError as err:
         parts.warnings = (
@@ -164,7 +189,7 @@ def controlnet_file_config_source(path: Path, family: str) -> str:
     file picked out of a diffusers folder), else the family preset's ControlNet repository."""
     if (path.parent / "config.json").exists():
         return str(path.parent)
-    return preset_for_family(family).controlnet
+    return family_defaults(family).controlnet
 
 
 def load_controlnet_file(

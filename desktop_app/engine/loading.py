@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
 from diffusers.utils import logging as diffusers_logging
 from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 from transformers.utils import logging as transformers_logging
@@ -23,6 +23,7 @@ from desktop_app.engine.components import (
     Progress,
     family_of_unet,
     finish_parts,
+    from_hub_spec,
     from_pretrained,
     is_local,
     plan_controlnet,
@@ -72,12 +73,8 @@ def load_parts(
     if model in PRESETS:
         preset = PRESETS[model]
         say(f"building {preset.name}" if preset.builtin else f"loading {preset.name}")
-        if preset.builtin == "tiny":
-            parts = build_tiny(dtype)
-        elif preset.builtin == "random":
-            parts = build_random(preset.family, dtype)
-        else:
-            return _load_diffusers(
+        if preset.builtin is None:
+            parts = _load_diffusers(
                 preset.base,
                 preset.name,
                 dtype,
@@ -86,8 +83,13 @@ def load_parts(
                 preset.full_vae,
                 say,
             )
-        if controlnet or preview_decoder:
+        elif controlnet or preview_decoder:
             raise ModelLoadError(f"the built-in {model} model takes no --controlnet or decoder")
+        elif preset.builtin == "tiny":
+            parts = build_tiny(dtype)
+        else:
+            parts = build_random(preset.family, dtype)
+        parts.licence = preset.licence
         return parts
     path = Path(model).expanduser()
     if path.is_file() or path.suffix in (".safetensors", ".ckpt"):
@@ -131,6 +133,9 @@ def _load_diffusers(
         cls = CLIPTextModelWithProjection if suffix else CLIPTextModel
         tokenizers.append(from_pretrained(CLIPTokenizer, source, f"tokenizer{suffix}", dtype, say))
         encoders.append(from_pretrained(cls, source, f"text_encoder{suffix}", dtype, say))
+    vae, own_tiny = _load_vae(source, full_vae, dtype, say)
+    if own_tiny is not None and preview_decoder == f"{source}/vae":
+        preview_decoder = None  # the preset names the model's own tiny decoder: loaded above
     parts = ModelParts(
         name=name,
         family=family,
@@ -138,20 +143,36 @@ def _load_diffusers(
         controlnet=load_controlnet(),
         text_encoders=tuple(encoders),
         tokenizers=tuple(tokenizers),
-        vae=from_pretrained(AutoencoderKL, full_vae, None, dtype, say)
-        if full_vae
-        else from_pretrained(AutoencoderKL, source, "vae", dtype, say),
-        tae=None,
-        scheduler_config={
-            **TURBO_SCHEDULER,
-            **{
-                k: v
-                for k, v in scheduler_config.items()
-                if k in ("prediction_type", "beta_schedule")
-            },
-        },
+        vae=vae,
+        tae=own_tiny,
+        scheduler_config=_scheduler_for(family, scheduler_config),
+        preview_decoder=f"{name}'s own tiny autoencoder" if own_tiny is not None else "full VAE",
     )
     local_tae = Path(source).expanduser() / "tae" if is_local(source) else None
     if preview_decoder is None and local_tae is not None and local_tae.exists():
         preview_decoder = str(local_tae)
     return finish_parts(parts, preview_decoder, dtype, say)
+
+
+def _scheduler_for(family: str, own: dict) -> dict:
+    """The turbo families run the trailing Euler they are distilled for, with the model's
+    noise schedule; the SD 1.5 family (SDXS) runs its own scheduler (``sampling.py``)."""
+    if family == "sd15" and own:
+        return own
+    kept = {k: v for k, v in own.items() if k in ("prediction_type", "beta_schedule")}
+    return {**TURBO_SCHEDULER, **kept}
+
+
+def _load_vae(source: str, full_vae: str | None, dtype: torch.dtype, say: Progress):
+    """(export decoder, the model's own tiny decoder or None). The folder's config says which
+    class its VAE is: SDXS ships a tiny autoencoder as its ``vae``, which then decodes the
+    live frames, and the exports too unless a full VAE is named."""
+    vae_config = read_config(source, "vae") or {}
+    own_tiny = None
+    if vae_config.get("_class_name") == "AutoencoderTiny":
+        own_tiny = from_pretrained(AutoencoderTiny, source, "vae", dtype, say)
+    if full_vae:
+        return from_hub_spec(AutoencoderKL, full_vae, dtype, say), own_tiny
+    if own_tiny is not None:
+        return own_tiny, own_tiny
+    return from_pretrained(AutoencoderKL, source, "vae", dtype, say), None

@@ -22,20 +22,21 @@ class ModelParts:
     """Everything the renderer needs. Mutable only while loading; the engine owns it after."""
 
     name: str
-    family: str  # "sdxl" or "sd21"
+    family: str  # "sdxl", "sd21" or "sd15"
     unet: Any
     controlnet: Any
-    text_encoders: tuple  # one for SD 2.x, two for SDXL (the second has a projection)
+    text_encoders: tuple  # one for SD 1.x/2.x, two for SDXL (the second has a projection)
     tokenizers: tuple
-    vae: Any  # full-quality AutoencoderKL, used for export
+    vae: Any  # the export decoder: an AutoencoderKL, or the model's own AutoencoderTiny
     tae: Any | None  # tiny autoencoder for live frames; None falls back to the full VAE
-    scheduler_config: dict
+    scheduler_config: dict  # with "_class_name": the model's own scheduler (sampling.py)
     preview_decoder: str = "full VAE"
     is_noise: bool = False
+    licence: str = ""  # the preset's licence text; empty where the app cannot know it
     warnings: tuple[str, ...] = ()
 
     def modules(self) -> list:
         mods = [self.unet, self.controlnet, *self.text_encoders, self.vae]
-        if self.tae is not None:
+        if self.tae is not None and self.tae is not self.vae:
             mods.append(self.tae)
         return mods

@@ -3,9 +3,10 @@
 Instead of calling a diffusers pipeline per frame (which re-encodes the prompt, re-draws the
 noise, round-trips the ControlNet input through PIL and decodes with the full VAE every
 time), the engine keeps everything that does not change between strokes and runs only the
-model forwards and the tiny decoder per frame. The sampler is Euler on the scheduler's own
-sigma table ("trailing" spacing, as the turbo models are distilled for), written out here so
-that no step needs the host to look at device values.
+model forwards and the tiny decoder per frame. The sampler is Euler in sigma space, written
+out here so that no step needs the host to look at device values; where its steps start and
+end (trailing for the turbo models, the model's own scheduler for the SD 1.5 family) is
+``sampling.py``'s.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-from diffusers import EulerDiscreteScheduler
 
 from desktop_app.core.errors import DeviceOutOfMemoryError, RenderCancelled
 from desktop_app.core.types import (
@@ -34,6 +33,7 @@ from desktop_app.engine.cancellation import CancelPoints, cancellable_models
 from desktop_app.engine.cpu_weights import pack_if_supported
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
 from desktop_app.engine.parts import ModelParts
+from desktop_app.engine.sampling import Sampling, Schedule
 from desktop_app.engine.sketch import (
     control_from_canvas,
     control_from_sketch,
@@ -43,15 +43,8 @@ from desktop_app.engine.sketch import (
 from desktop_app.engine.text import PromptEncoder
 
 _NOISE_CACHE_SIZE = 4
-_SCHEDULE_CACHE_SIZE = 64  # one per (steps, strength) slider position in use
 OPTIMISING = "optimising for this device: the first start takes a minute or two"
 _load_ids = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    timesteps: tuple[torch.Tensor, ...]  # on the device, one per step
-    sigmas: tuple[float, ...]  # len(timesteps) + 1, ending at 0
 
 
 class Engine:
@@ -89,13 +82,8 @@ class Engine:
         self.prompts = PromptEncoder(
             parts.tokenizers, parts.text_encoders, self.device, self.is_sdxl
         )
-        config = dict(parts.scheduler_config, timestep_spacing="trailing")
-        self._scheduler = EulerDiscreteScheduler.from_config(config)
-        self._v_prediction = self._scheduler.config.prediction_type == "v_prediction"
-        alphas = self._scheduler.alphas_cumprod.double().numpy()
-        self._sigma_table = ((1 - alphas) / alphas) ** 0.5  # noise level of each train timestep
+        self.sampling = Sampling(parts.scheduler_config, self.device)
         self._noise: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
-        self._schedules: dict[tuple[int, float | None], Schedule] = {}
         self._time_ids: dict[int, torch.Tensor] = {}
         self.load_id = next(_load_ids)
         self.info = EngineInfo(
@@ -105,8 +93,9 @@ class Engine:
             dtype=placement.dtype_name,
             preview_decoder=parts.preview_decoder,
             is_noise=parts.is_noise,
-            warnings=parts.warnings,
+            warnings=(*parts.warnings, *self.sampling.warnings),
             load_id=self.load_id,
+            licence=parts.licence,
         )
         self.cancel_points = CancelPoints(() if compile_models else cancellable_models(parts))
         self.compiled = compile_models
@@ -175,34 +164,9 @@ class Engine:
         return self._noise[key]
 
     def schedule(self, steps: int, strength: float | None) -> Schedule:
-        """``steps`` denoising steps from noise level ``strength`` (1 or None: pure noise).
-
-        diffusers' img2img meaning of strength (start ``strength`` of the way up the noise
-        schedule) on evenly spaced "trailing" timesteps, as the turbo models are distilled
-        for. Unlike picking a start index on a discrete N-step schedule, every strength gets
-        its own start: at one step that grid would put all of 0.5–0.99 at t=499, and the
-        strength slider would do nothing over half its range. At strength 1 this is exactly
-        the scheduler's own trailing schedule.
-        """
-        key = (steps, strength)
-        if key not in self._schedules:
-            level = 1.0 if strength is None else strength
-            train_steps = len(self._sigma_table)
-            # At least one timestep apart per step, and never below t=0.
-            top = max(level * train_steps, steps)
-            # Rounded as diffusers' trailing spacing rounds its own grid.
-            timesteps = np.round(top * np.arange(steps, 0, -1) / steps) - 1
-            sigmas = np.interp(timesteps, np.arange(train_steps), self._sigma_table)
-            self._schedules[key] = Schedule(
-                timesteps=tuple(
-                    torch.tensor(float(t), dtype=torch.float32, device=self.device)
-                    for t in timesteps
-                ),
-                sigmas=(*(float(s) for s in sigmas), 0.0),
-            )
-            while len(self._schedules) > _SCHEDULE_CACHE_SIZE:
-                self._schedules.pop(next(iter(self._schedules)))
-        return self._schedules[key]
+        """``steps`` denoising steps from noise level ``strength`` (1 or None: pure noise);
+        see ``sampling.Sampling``."""
+        return self.sampling.schedule(steps, strength)
 
     def _added_cond(self, pooled: torch.Tensor | None, size: int) -> dict | None:
         if not self.is_sdxl:
@@ -302,7 +266,7 @@ class Engine:
             # specialised on strides, so both modes hand the UNet one layout and share a graph.
             latents = (self.encode_image(image01).float() + noise * sched.sigmas[0]).contiguous()
         else:
-            latents = noise * sched.sigmas[0]
+            latents = noise * sched.start_scale
         return control, latents
 
     def _denoise(
@@ -350,12 +314,14 @@ class Engine:
                 **residuals,
             )[0].float()
             latents = self._euler_step(out, latents, sigma, sigma_next)
+        if sched.end_scale is not None:  # a variance-preserving scheduler hands back x_VP
+            latents = latents * sched.end_scale
         return latents
 
     def _euler_step(
         self, out: torch.Tensor, latents: torch.Tensor, sigma: float, sigma_next: float
     ) -> torch.Tensor:
-        if self._v_prediction:
+        if self.sampling.v_prediction:
             denoised = out * (-sigma / math.sqrt(sigma**2 + 1)) + latents / (sigma**2 + 1)
         else:
             denoised = latents - sigma * out
@@ -375,6 +341,8 @@ class Engine:
             mode=req.mode,
             control_scale=req.control_scale,
             strength=req.strength if req.mode == "colour" else None,
+            sampler=self.sampling.name if req.mode != "colour" else "Euler",
+            licence=self.info.licence,
         )
 
     def encode_image(self, image01: torch.Tensor) -> torch.Tensor:

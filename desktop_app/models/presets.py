@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from desktop_app.core.errors import ModelLoadError
 from desktop_app.core.settings_table import SETTINGS
 
+OPENRAIL_PLUS_PLUS = (
+    "CreativeML OpenRAIL++-M: commercial use allowed within the licence's use restrictions"
+)
 NON_COMMERCIAL = (
     "Stability AI Non-Commercial Research Community License: personal and research use only; "
     "commercial use needs a licence from Stability AI"
@@ -18,12 +21,13 @@ class Preset:
     """A named combination of parts. Hub ids are verified to exist on the Hugging Face Hub."""
 
     name: str
-    family: str  # "sdxl" or "sd21"
+    family: str  # "sdxl", "sd21" or "sd15"
     description: str
     base: str | None = None  # hub id of a diffusers-format base model
     controlnet: str | None = None  # hub id of a scribble ControlNet for that base
-    preview_decoder: str | None = None  # hub id of the tiny autoencoder (live frames)
-    full_vae: str | None = None  # hub id of a VAE replacing the base's (None: the base's own)
+    # The parts below are a hub id, or "org/name/subfolder" for a folder inside a repository.
+    preview_decoder: str | None = None  # the tiny autoencoder (live frames)
+    full_vae: str | None = None  # a VAE replacing the base's for exports (None: the base's own)
     licence: str = ""
     builtin: str | None = None  # "tiny" / "random": built in code, nothing to download
     is_noise: bool = False
@@ -39,6 +43,24 @@ class Preset:
         )
         return tuple((role, repo) for role, repo in parts if repo)
 
+
+def split_hub_spec(spec: str) -> tuple[str, str | None]:
+    """ "org/name" or "org/name/subfolder" → (repo id, subfolder or None)."""
+    pieces = spec.split("/")
+    return "/".join(pieces[:2]), "/".join(pieces[2:]) or None
+
+
+@dataclass(frozen=True)
+class FamilyDefaults:
+    """What a base of a family gets when nothing else is said: a scribble ControlNet, a tiny
+    preview decoder, and the repository whose configs describe a single-file checkpoint."""
+
+    controlnet: str
+    preview_decoder: str
+    config_repo: str
+
+
+SDXS_REPO = "IDKiro/sdxs-512-dreamshaper"
 
 PRESETS: dict[str, Preset] = {
     p.name: p
@@ -62,6 +84,19 @@ PRESETS: dict[str, Preset] = {
             controlnet="thibaud/controlnet-sd21-scribble-diffusers",
             preview_decoder="madebyollin/taesd",
             licence=f"SD-Turbo: {NON_COMMERCIAL}; ControlNet: OpenRAIL++; TAESD: MIT",
+        ),
+        Preset(
+            name="sdxs",
+            family="sd15",
+            description="SDXS-512 DreamShaper with its sketch ControlNet: one step, live on a "
+            "laptop CPU, usable commercially (fast on a computer without a GPU)",
+            base=SDXS_REPO,
+            controlnet="IDKiro/sdxs-512-dreamshaper-sketch",
+            # The model's own decoders: its "vae" is a tiny autoencoder (the live frames), and
+            # its "vae_large" a full AutoencoderKL, published with it for full-quality exports.
+            preview_decoder=f"{SDXS_REPO}/vae",
+            full_vae=f"{SDXS_REPO}/vae_large",
+            licence=f"SDXS: {OPENRAIL_PLUS_PLUS}; sketch ControlNet: OpenRAIL++",
         ),
         Preset(
             name="tiny",
@@ -90,7 +125,33 @@ PRESETS: dict[str, Preset] = {
             is_noise=True,
             licence="built in code, no weights",
         ),
+        Preset(
+            name="random:sd15",
+            family="sd15",
+            description="full-size SD 1.5 + ControlNet with random weights: output is noise "
+            "(an upper bound for SDXS's speed; for benchmarking without a download)",
+            builtin="random",
+            is_noise=True,
+            licence="built in code, no weights",
+        ),
     )
+}
+
+
+def _defaults_of(preset: Preset) -> FamilyDefaults:
+    return FamilyDefaults(preset.controlnet, preset.preview_decoder, preset.base)
+
+
+_FAMILY_DEFAULTS = {
+    "sdxl": _defaults_of(PRESETS["sdxl-turbo"]),
+    "sd21": _defaults_of(PRESETS["sd-turbo"]),
+    # SD 1.x and 2.x share a latent space, so one tiny decoder serves both. The ControlNet is
+    # the standard SD 1.5 scribble one: SDXS's sketch ControlNet was trained for SDXS's own UNet.
+    "sd15": FamilyDefaults(
+        "lllyasviel/sd-controlnet-scribble",
+        "madebyollin/taesd",
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    ),
 }
 
 DEFAULT_PRESET = SETTINGS["preset"].default
@@ -106,9 +167,8 @@ def get_preset(name: str) -> Preset:
         ) from None
 
 
-def preset_for_family(family: str) -> Preset:
-    """The downloadable preset whose ControlNet and decoders fit a base of this family."""
-    for preset in PRESETS.values():
-        if preset.family == family and preset.builtin is None:
-            return preset
-    raise ModelLoadError(f"no preset for model family {family!r}")
+def family_defaults(family: str) -> FamilyDefaults:
+    try:
+        return _FAMILY_DEFAULTS[family]
+    except KeyError:
+        raise ModelLoadError(f"no default parts for model family {family!r}") from None
