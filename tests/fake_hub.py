@@ -231,3 +231,48 @@ def sdxl_turbo_files() -> dict[str, dict[str, bytes]]:
         "madebyollin/taesdxl": {**root, "taesdxl_decoder.safetensors": blob(50, "d")},
         "madebyollin/sdxl-vae-fp16-fix": {**root, "sdxl.vae.safetensors": blob(60, "s")},
     }
+
+
+SDXS = "IDKiro/sdxs-512-dreamshaper"
+SDXS_SKETCH = "IDKiro/sdxs-512-dreamshaper-sketch"
+
+
+def sdxs_files() -> dict[str, dict[str, bytes]]:
+    """The sdxs preset's two repos as published: a diffusers base whose ``vae`` is a tiny
+    autoencoder and whose ``vae_large`` is the full one, with extras the app never loads
+    (a demo image, the SD 1.5 safety checker, an ONNX export)."""
+    cfg = b'{"_class_name": "x"}'
+    base = {
+        "model_index.json": b'{"_class_name": "StableDiffusionPipeline"}',
+        "README.md": b"# SDXS",
+        "output.png": blob(400, "demo"),
+        "unet/config.json": cfg,
+        "unet/diffusion_pytorch_model.safetensors": blob(6000, "sdxs-unet32"),
+        "unet/diffusion_pytorch_model.fp16.safetensors": blob(3000, "sdxs-unet16"),
+        "unet/model.onnx": blob(700, "onnx"),
+        "text_encoder/config.json": cfg,
+        "text_encoder/model.safetensors": blob(1600, "sdxs-te32"),
+        "text_encoder/model.fp16.safetensors": blob(800, "sdxs-te16"),
+        "tokenizer/merges.txt": b"#version: 0.2\n",
+        "tokenizer/vocab.json": b'{"a": 0}',
+        "tokenizer/special_tokens_map.json": b"{}",
+        "tokenizer/tokenizer_config.json": b"{}",
+        "vae/config.json": b'{"_class_name": "AutoencoderTiny"}',
+        "vae/diffusion_pytorch_model.safetensors": blob(250, "sdxs-tiny32"),
+        "vae/diffusion_pytorch_model.fp16.safetensors": blob(125, "sdxs-tiny16"),
+        "vae_large/config.json": b'{"_class_name": "AutoencoderKL"}',
+        "vae_large/diffusion_pytorch_model.safetensors": blob(1400, "sdxs-vae32"),
+        "vae_large/diffusion_pytorch_model.fp16.safetensors": blob(700, "sdxs-vae16"),
+        "safety_checker/config.json": cfg,
+        "safety_checker/model.safetensors": blob(900, "checker"),
+        "feature_extractor/preprocessor_config.json": b"{}",
+        "scheduler/scheduler_config.json": b'{"_class_name": "DEISMultistepScheduler"}',
+    }
+    sketch = {
+        "config.json": cfg,
+        "diffusion_pytorch_model.safetensors": blob(1200, "sketch32"),
+        "diffusion_pytorch_model.fp16.safetensors": blob(600, "sketch16"),
+        "README.md": b"# sketch",
+        "sketch.png": blob(100, "sketchdemo"),
+    }
+    return {SDXS: base, SDXS_SKETCH: sketch}

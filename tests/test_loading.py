@@ -103,7 +103,7 @@ def test_single_file_of_unknown_layout(tmp_path):
 
     path = tmp_path / "lora.safetensors"
     save_file({"lora_unet_down.weight": torch.zeros(4)}, str(path))
-    with pytest.raises(ModelLoadError, match="not an SDXL or SD 2.x checkpoint"):
+    with pytest.raises(ModelLoadError, match="not an SDXL, SD 2.x or SD 1.x checkpoint"):
         load_engine(str(path), device="cpu")
 
 

@@ -99,6 +99,7 @@ class Controller(QObject):
 
     def _on_state_changed(self, name: str) -> None:
         if name == "preset":
+            self.gate.preset_chosen = True
             self.load_model(self.state.preset)
 
     def sketch_changed(self, in_stroke: bool) -> None:

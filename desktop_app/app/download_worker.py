@@ -47,6 +47,7 @@ class CacheCheck:
     variant: str
     parts: tuple[PartStatus, ...]
     offline: bool  # HF_HUB_OFFLINE: nothing may be fetched from here
+    on_cpu: bool = False  # frames would run on the CPU (no CUDA or MPS device)
 
     @property
     def missing(self) -> list[str]:
@@ -74,15 +75,14 @@ def check_cache(
     cache_dir: str | os.PathLike | None = None,
 ) -> CacheCheck:
     """Run in a worker thread: without ``variant`` it asks torch which weights the loader reads."""
+    from desktop_app.engine.device import default_variant, runs_on_cpu
     from desktop_app.models.hub_errors import hub_is_offline
     from desktop_app.models.hub_files import preset_status
 
     if variant is None:
-        from desktop_app.engine.device import default_variant
-
         variant = default_variant(device)
     parts = preset_status(model, variant, cache_dir)
-    return CacheCheck(model, variant, parts, hub_is_offline())
+    return CacheCheck(model, variant, parts, hub_is_offline(), runs_on_cpu(device))
 
 
 class PlanWorker(QThread):

@@ -11,6 +11,7 @@ from desktop_app.app.jobs import CacheCheckJob
 from desktop_app.app.state import LiveState
 from desktop_app.app.worker import RenderWorker
 from desktop_app.core.types import EngineInfo
+from desktop_app.models.presets import DEFAULT_PRESET, FAST_ON_CPU, PRESETS
 
 
 class ModelGate(QObject):
@@ -31,6 +32,9 @@ class ModelGate(QObject):
         self.worker = worker
         self.device = device
         self.variant: str | None = None  # weights to look for; None: what the loader picks
+        # False until the user has picked a model (on the command line, in a past session or
+        # in the window): until then a CPU-only machine is offered the fast preset first.
+        self.preset_chosen = True
         self.engine_info: EngineInfo | None = None
         self.load_error: str | None = None
         self._requested = False
@@ -62,6 +66,15 @@ class ModelGate(QObject):
         self._requested = True
         self.worker.load_model(model, self.device)
         return True
+
+    def offers_choice(self, check) -> bool:
+        """Should the window ask which model to download, rather than offer the default?"""
+        return (
+            not self.preset_chosen
+            and check.on_cpu
+            and check.preset == DEFAULT_PRESET
+            and FAST_ON_CPU in PRESETS
+        )
 
     def _on_model_loaded(self, info: EngineInfo) -> None:
         self.engine_info = info

@@ -95,15 +95,11 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 def stock_pipeline(parts: ModelParts, device: torch.device, dtype: torch.dtype):
     """The diffusers ControlNet pipeline a user would build from these modules."""
-    from diffusers import (
-        EulerDiscreteScheduler,
-        StableDiffusionControlNetPipeline,
-        StableDiffusionXLControlNetPipeline,
-    )
+    from diffusers import StableDiffusionControlNetPipeline, StableDiffusionXLControlNetPipeline
 
-    scheduler = EulerDiscreteScheduler.from_config(
-        dict(parts.scheduler_config, timestep_spacing="trailing")
-    )
+    from desktop_app.engine.sampling import stock_scheduler
+
+    scheduler = stock_scheduler(parts.scheduler_config)
     vae = parts.vae
     if vae.dtype != dtype:
         vae = copy.deepcopy(vae).to(device, dtype)

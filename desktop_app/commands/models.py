@@ -79,7 +79,7 @@ def run_list(args: argparse.Namespace) -> int:
                 state += f", {format_size(s.size_on_disk)} on disk"
             else:
                 state = "missing"
-            print(f"  {s.role:<17} {s.repo:<44} {state}")
+            print(f"  {s.role:<17} {s.source or s.repo:<44} {state}")
         print(*_licence_lines(preset), sep="\n")
         if not all(s.present for s in statuses):
             print(f"  download: live-canvas models download {preset.name}")

@@ -110,6 +110,11 @@ class StageClock:
         return [(end - start) * 1000.0 for start, end in pairs]
 
 
+def runs_on_cpu(device: str | None = None) -> bool:
+    """Would frames run on the CPU (no CUDA or MPS device, or the CPU asked for)?"""
+    return pick_placement(device).device.type == "cpu"
+
+
 def default_variant(device: str | None = None, dtype: str | None = None) -> str:
     """The weights this machine's loader reads: fp16 files only when it computes in fp16."""
     return "fp16" if pick_placement(device, dtype).dtype == torch.float16 else "full"

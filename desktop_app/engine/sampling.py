@@ -41,6 +41,15 @@ _CLASSES = {
 }
 
 
+def stock_scheduler(config: dict):
+    """The scheduler a diffusers pipeline runs for this model: its own where the engine follows
+    it, else the trailing Euler the engine runs."""
+    own = _CLASSES.get(config.get("_class_name"))
+    if own is not None:
+        return own.from_config(config)
+    return EulerDiscreteScheduler.from_config(dict(config, timestep_spacing="trailing"))
+
+
 @dataclass(frozen=True)
 class Schedule:
     timesteps: tuple[torch.Tensor, ...]  # on the device, one per step

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from desktop_app.models.presets import PRESETS
+from desktop_app.models.presets import PRESETS, split_hub_spec
 
 
 def hub_is_offline() -> bool:
@@ -19,7 +19,11 @@ def hub_is_offline() -> bool:
 
 
 def download_hint(repo: str) -> str:
-    presets = [p.name for p in PRESETS.values() if repo in dict(p.hub_parts).values()]
+    presets = [
+        p.name
+        for p in PRESETS.values()
+        if repo in {split_hub_spec(spec)[0] for _role, spec in p.hub_parts}
+    ]
     if presets:
         return f"live-canvas models download {presets[0]}"
     return f"hf download {repo}"

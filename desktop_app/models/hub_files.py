@@ -19,7 +19,7 @@ from desktop_app.models.hub_errors import (
     hub_is_offline,
     is_transport_error,
 )
-from desktop_app.models.presets import Preset, get_preset
+from desktop_app.models.presets import Preset, get_preset, split_hub_spec
 
 VARIANTS = ("fp16", "full")
 
@@ -87,6 +87,7 @@ class PartStatus:
     files: tuple[str, ...]  # paths in the repo that are cached
     missing: tuple[str, ...]  # paths the loader needs that are not cached
     size_on_disk: int
+    source: str = ""  # the preset's spec: the repo, or "org/name/subfolder"
 
     @property
     def present(self) -> bool:
@@ -149,10 +150,11 @@ _STEMS = {
 }
 
 
-def _components(preset: Preset, role: str) -> tuple[_Component, ...]:
-    """Mirrors loading._load_diffusers: ControlNet, decoders and VAE load from the repo root."""
+def _components(preset: Preset, role: str, subfolder: str | None) -> tuple[_Component, ...]:
+    """Mirrors loading._load_diffusers: ControlNet, decoders and VAE load from the repo root,
+    or from the subfolder their spec names (SDXS's decoders live inside its base repo)."""
     if role != "base":
-        return (_Component("", "diffusers"),)
+        return (_Component(subfolder or "", "diffusers"),)
     comps = [_Component("model_index.json", "file"), _Component("unet", "diffusers")]
     for suffix in ("", "_2") if preset.family == "sdxl" else ("",):
         comps.append(_Component(f"text_encoder{suffix}", "transformers"))
@@ -197,6 +199,8 @@ def _resolve(comp: _Component, names: Collection[str], variants: Sequence[str], 
     if comp.kind == "tokenizer":
         prefix = comp.path("")
         found = sorted(n for n in names if n.startswith(prefix) and "/" not in n[len(prefix) :])
+        if comp.path("tokenizer.json") in names:  # a fast tokenizer's file holds both
+            return found, []
         required = [comp.path("vocab.json"), comp.path("merges.txt")]
         return found, [r for r in required if r not in names]
     if comp.kind == "file":
@@ -266,16 +270,17 @@ def preset_status(
     # The loader tries fp16 files and falls back to full ones; it never goes the other way.
     order = ("fp16", "full") if variant == "fp16" else ("full",)
     statuses = []
-    for role, repo in preset.hub_parts:
+    for role, spec in preset.hub_parts:
+        repo, subfolder = split_hub_spec(spec)
         snapshot, listing = _cached_listing(cache, repo)
         index = functools.partial(_local_index, snapshot) if snapshot else None
         files, missing = [], []
-        for comp in _components(preset, role):
+        for comp in _components(preset, role, subfolder):
             found, lost = _resolve(comp, listing, order, index)
             files += found
             missing += lost
         size = sum(listing[f] for f in files)
-        statuses.append(PartStatus(role, repo, tuple(files), tuple(missing), size))
+        statuses.append(PartStatus(role, repo, tuple(files), tuple(missing), size, spec))
     return tuple(statuses)
 
 
@@ -319,15 +324,18 @@ def plan_download(preset: str | Preset, variant: str = "fp16") -> DownloadPlan:
         raise offline_error(preset, missing_files(preset_status(preset, variant)) or ["?"])
     # A repo without the preferred variant still gets the other one rather than nothing.
     order = ("fp16", "full") if variant == "fp16" else ("full", "fp16")
-    api, parts = HfApi(), []
-    for role, repo in preset.hub_parts:
-        try:
-            info = api.model_info(repo, files_metadata=True)
-        except Exception as err:  # noqa: BLE001 - becomes a one-line message
-            raise hub_failure(repo, err) from None
+    api, parts, infos = HfApi(), [], {}
+    for role, spec in preset.hub_parts:
+        repo, subfolder = split_hub_spec(spec)
+        if repo not in infos:  # one listing per repository, however many parts it holds
+            try:
+                infos[repo] = api.model_info(repo, files_metadata=True)
+            except Exception as err:  # noqa: BLE001 - becomes a one-line message
+                raise hub_failure(repo, err) from None
+        info = infos[repo]
         siblings = {s.rfilename: s for s in info.siblings or ()}
         files, missing = [], []
-        for comp in _components(preset, role):
+        for comp in _components(preset, role, subfolder):
             found, lost = _resolve(comp, siblings, order)
             files += found
             missing += lost

@@ -34,7 +34,7 @@ class Preset:
 
     @property
     def hub_parts(self) -> tuple[tuple[str, str], ...]:
-        """(role, hub id) for every part that has to come from the Hub."""
+        """(role, hub id or "org/name/subfolder") for every part that comes from the Hub."""
         parts = (
             ("base", self.base),
             ("controlnet", self.controlnet),
@@ -155,6 +155,7 @@ _FAMILY_DEFAULTS = {
 }
 
 DEFAULT_PRESET = SETTINGS["preset"].default
+FAST_ON_CPU = "sdxs"  # what a first start on a machine without a GPU offers beside the default
 
 
 def get_preset(name: str) -> Preset:

@@ -26,7 +26,7 @@ from desktop_app.models.presets import PRESETS
 from desktop_app.ui.bindings import bind_checked, bind_combo, bind_slider, bind_spin, bind_text
 from desktop_app.ui.theme import icon
 
-MENU_PRESETS = ("sdxl-turbo", "sd-turbo", "tiny")
+MENU_PRESETS = ("sdxl-turbo", "sdxs", "sd-turbo", "tiny")
 LOCAL_FOLDER = "__local_folder__"
 NEW_USER_PRESET = "__new_user_preset__"
 

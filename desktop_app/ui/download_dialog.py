@@ -27,6 +27,7 @@ from desktop_app.app.download_worker import (
     fetch_command,
     format_size,
 )
+from desktop_app.models.presets import PRESETS
 
 BAR_STEPS = 1000  # QProgressBar is 32-bit; a 7 GB preset in bytes would overflow it
 
@@ -56,6 +57,9 @@ class ModelDownloadDialog(QDialog):
         self.parts_label = QLabel()
         self.parts_label.setWordWrap(True)
         layout.addWidget(self.parts_label)
+        self.licence_label = QLabel(f"Licence: {PRESETS[self.preset].licence}")
+        self.licence_label.setWordWrap(True)
+        layout.addWidget(self.licence_label)
         self.size_label = QLabel()
         self.size_label.setWordWrap(True)
         layout.addWidget(self.size_label)
@@ -112,11 +116,11 @@ class ModelDownloadDialog(QDialog):
     def _show_parts(self) -> None:
         sizes = {}
         if self.plan is not None:
-            sizes = {p.repo: sum(f.size for f in p.files) for p in self.plan.parts}
+            sizes = {p.role: sum(f.size for f in p.files) for p in self.plan.parts}
         lines = []
         for part in self.check.parts:
             state = "downloaded" if part.present else f"{len(part.missing)} file(s) missing"
-            size = f", {format_size(sizes[part.repo])}" if part.repo in sizes else ""
+            size = f", {format_size(sizes[part.role])}" if part.role in sizes else ""
             lines.append(f"• {part.role}: {part.repo} ({state}{size})")
         self.parts_label.setText("\n".join(lines))
 

@@ -31,6 +31,7 @@ from desktop_app.ui.download_dialog import ModelDownloadDialog
 from desktop_app.ui.export_menu import ExportMenu
 from desktop_app.ui.filmstrip import Filmstrip
 from desktop_app.ui.image_view import ImageView
+from desktop_app.ui.model_choice_dialog import ModelChoiceDialog
 from desktop_app.ui.theme import icon
 from desktop_app.ui.tool_bar import ToolBar
 from desktop_app.ui.user_preset_dialog import UserPresetDialog
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         self.prefs = PreferencesKeeper(controller.state, qsettings) if qsettings else None
         self.user_presets = user_presets or UserPresetStore(qsettings)
         self.download_dialog: ModelDownloadDialog | None = None
+        self.choice_dialog: ModelChoiceDialog | None = None
         self.user_preset_dialog: UserPresetDialog | None = None
         self.closing_dialog: ClosingDialog | None = None
         self.controller = controller
@@ -291,7 +293,21 @@ class MainWindow(QMainWindow):
             ("Download…", lambda: self.show_download_dialog(check)),
             *self._tiny_offer(),
         )
+        if self.controller.gate.offers_choice(check):
+            self.controller.gate.preset_chosen = True  # asked once; "Decide later" is an answer
+            self.choice_dialog = ModelChoiceDialog(check.variant, check.offline, self)
+            self.choice_dialog.chosen.connect(self._on_model_chosen)
+            self.choice_dialog.show()
+            return
         self.show_download_dialog(check)
+
+    def _on_model_chosen(self, name: str) -> None:
+        if name == self.state.preset:
+            self.controller.load_model(name)
+        else:
+            self.state.preset = name  # loads it (or asks for its download)
+        if self.prefs is not None:
+            self.prefs.save()  # remembered at once, not only at a clean close
 
     def show_download_dialog(self, check) -> ModelDownloadDialog:
         dialog = ModelDownloadDialog.reuse(self.download_dialog, check, self)
@@ -411,6 +427,6 @@ class MainWindow(QMainWindow):
 
     def background_threads_running(self) -> bool:
         """A frame, export or Hub request that could not be stopped in time."""
-        dialog = self.download_dialog
-        threads = [self.controller.worker, *(dialog.threads() if dialog else [])]
+        dialogs = [d for d in (self.download_dialog, self.choice_dialog) if d is not None]
+        threads = [self.controller.worker, *(t for d in dialogs for t in d.threads())]
         return any(thread.isRunning() for thread in threads)

@@ -47,6 +47,7 @@ def create_window(
         data_dir=data_dir if data_dir is not None else app_data_dir(),
         device=device,
     )
+    controller.gate.preset_chosen = bool(model) or qsettings.contains("preset")
     sketch = controller.restore_session() if restore else None
     notices += controller.restore_notices
     window = MainWindow(controller, quit_after_first_frame, qsettings, user_presets)

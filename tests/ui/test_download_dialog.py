@@ -62,6 +62,7 @@ def test_dialog_lists_the_parts_and_the_size(qtbot, hub):
     assert f"Total {format_size(total)}" in dialog.size_label.text()
     assert format_size(sum(f.size for f in dialog.plan.parts[0].files)) in dialog.parts_label.text()
     assert dialog.download_button.isEnabled() and not dialog.cancel_button.isEnabled()
+    assert "Licence: SD-Turbo: Stability AI Non-Commercial" in dialog.licence_label.text()
     assert dialog.shutdown()
 
 
