@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--model",
         default="tiny",
-        help="preset, model folder, .safetensors, random:sdxl, random:sd21 or tiny (default tiny)",
+        help="preset, model folder, .safetensors, random:sdxl, random:sd21, random:sd15 or tiny "
+        "(default tiny)",
     )
     add_setting_argument(p, "size")
     p.add_argument(

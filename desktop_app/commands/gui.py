@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         dest="app_model",
         default=None,
-        help="preset (sdxl-turbo, sd-turbo, tiny), hub id or model folder; "
+        help="preset (sdxl-turbo, sdxs, sd-turbo, tiny), hub id or model folder; "
         "default: the last one used",
     )
     parser.add_argument("--device", dest="app_device", default=None, help="cpu, cuda, mps")

@@ -79,7 +79,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="sd-turbo",
             family="sd21",
-            description="SD-Turbo with an SD 2.1 scribble ControlNet (fastest)",
+            description="SD-Turbo with an SD 2.1 scribble ControlNet (fast on a GPU)",
             base="stabilityai/sd-turbo",
             controlnet="thibaud/controlnet-sd21-scribble-diffusers",
             preview_decoder="madebyollin/taesd",

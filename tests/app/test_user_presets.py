@@ -94,7 +94,7 @@ def test_user_presets_appear_in_the_chooser(qtbot):
     panel = ControlPanel(state, user_presets=[UserPreset("ink", "owner/base")])
     qtbot.addWidget(panel)
     names = [panel.preset.itemText(i) for i in range(panel.preset.count())]
-    assert names[:4] == ["sdxl-turbo", "sd-turbo", "tiny", "ink"]
+    assert names[:5] == ["sdxl-turbo", "sdxs", "sd-turbo", "tiny", "ink"]
     assert names[-2:] == ["Local folder…", "New preset…"]
     assert panel.preset.currentData() == "user:ink"
 
