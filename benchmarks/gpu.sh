@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full engine-vs-stock benchmark on one CUDA GPU: random:sdxl and random:sd21 at 512x512,
+# The full engine-vs-stock benchmark on one CUDA GPU: random:sdxl, random:sd21 and random:sd15 at 512x512,
 # one JSON report per model (plus its progress log) in $OUT if set, else benchmarks/results/.
 #
 #   benchmarks/gpu.sh                 # from anywhere; runs in the repository root
@@ -39,7 +39,7 @@ dest="${OUT:-benchmarks/results}"
 mkdir -p "$dest"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 status=0
-for model in random:sdxl random:sd21; do
+for model in random:sdxl random:sd21 random:sd15; do
     name="${model#random:}_512_${stamp}"
     echo "bench $model -> $dest/$name.json" >&2
     if ! timeout "${MODEL_TIMEOUT:-210}" "$PY" -m desktop_app bench --model "$model" \

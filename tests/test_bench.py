@@ -140,6 +140,7 @@ def test_the_stock_pipeline_runs_plain_layers_the_engine_packed_ones(monkeypatch
 
     monkeypatch.setattr(benchmark, "_stock_run", stock_spy)
     monkeypatch.setattr(Engine, "render", render_spy)
+    monkeypatch.setenv("LIVE_CANVAS_PACK_WEIGHTS", "1")  # fp32 is packed only when asked
     config = benchmark.BenchConfig(model="tiny", size=128, frames=2, warmup=0, dtype="float32")
     report = benchmark.run_benchmark(config)
     expected = can_pack(torch.device("cpu"), torch.float32)

@@ -33,9 +33,10 @@ def small_model() -> torch.nn.Module:
 
 @needs_packing
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_packed_layers_compute_what_the_dense_ones_did(dtype):
+def test_packed_layers_compute_what_the_dense_ones_did(dtype, monkeypatch):
     if not can_pack(CPU, dtype):
         pytest.skip(f"no native {dtype} on this CPU")
+    monkeypatch.setenv("LIVE_CANVAS_PACK_WEIGHTS", "1")
     model = small_model().to(dtype)
     x = torch.rand(2, 4, 16, 16).to(dtype).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
@@ -80,6 +81,15 @@ def test_switched_off_by_the_environment(monkeypatch):
     assert pack_if_supported([small_model()], CPU, torch.float32) is None
 
 
+@needs_packing
+def test_fp32_is_packed_only_when_asked(monkeypatch):
+    """Packing fp32 made full-size models slower on a CPU without native bf16."""
+    monkeypatch.delenv("LIVE_CANVAS_PACK_WEIGHTS", raising=False)
+    assert pack_if_supported([small_model()], CPU, torch.float32) is None
+    monkeypatch.setenv("LIVE_CANVAS_PACK_WEIGHTS", "1")
+    assert pack_if_supported([small_model()], CPU, torch.float32) is not None
+
+
 def test_nothing_to_pack_on_other_devices_or_half_precision():
     assert not can_pack(torch.device("meta"), torch.float32)
     assert not can_pack(CPU, torch.float16)
@@ -93,6 +103,7 @@ def test_the_engine_packs_and_renders_the_same_picture(monkeypatch, sketch):
 
     placement = Placement(CPU, torch.float32)
     request = RenderRequest(sketch=sketch, prompt="a red house", seed=3, size=256)
+    monkeypatch.setenv("LIVE_CANVAS_PACK_WEIGHTS", "1")  # fp32 is packed only when asked
     packed = Engine(build_tiny(), placement)
     assert packed.packed_weights is not None and packed.packed_weights.packed
     monkeypatch.setenv("LIVE_CANVAS_PACK_WEIGHTS", "0")

@@ -154,3 +154,67 @@ def test_truncated_controlnet_file_names_the_file(tmp_path):
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(ModelLoadError, match=f"{weights.name} is not a readable safetensors"):
         load_engine(str(base), device="cpu", controlnet=str(weights))
+
+
+@pytest.mark.parametrize(
+    "key,family",
+    [
+        ("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight", "sd15"),
+        ("cond_stage_model.model.token_embedding.weight", "sd21"),
+        ("conditioner.embedders.1.model.w", "sdxl"),
+    ],
+)
+def test_single_file_family_from_its_keys(tmp_path, key, family):
+    import torch
+    from safetensors.torch import save_file
+
+    from desktop_app.engine.single_file import checkpoint_family
+
+    path = tmp_path / "model.safetensors"
+    save_file({key: torch.zeros(4)}, str(path))
+    assert checkpoint_family(path) == family
+
+
+def test_sd15_single_file_takes_sd15s_configs(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    path = tmp_path / "dreamshaper.safetensors"
+    save_file({"cond_stage_model.transformer.text_model.w": torch.zeros(4)}, str(path))
+    with pytest.raises(ModelLoadError, match="stable-diffusion-v1-5/stable-diffusion-v1-5"):
+        load_engine(str(path), device="cpu")
+
+
+def test_sd15_folder_without_controlnet_takes_the_sd15_scribble_one(tmp_path):
+    base = save_tiny_pipeline(tmp_path / "base", family="sd15", with_controlnet=False)
+    with pytest.raises(ModelLoadError, match="lllyasviel/sd-controlnet-scribble is not downl"):
+        load_engine(str(base), device="cpu")
+
+
+def test_controlnet_of_the_same_family_but_another_shape_is_refused(tmp_path, monkeypatch):
+    """SDXS's UNet is a smaller SD 1.5 one: a ControlNet for another shape would not fit."""
+    import json
+
+    from diffusers import UNet2DConditionModel
+
+    base = save_tiny_pipeline(tmp_path / "base", family="sd15", with_controlnet=False)
+    control = save_tiny_controlnet(tmp_path / "cn", family="sd15")
+    config = json.loads((control / "config.json").read_text())
+    config["block_out_channels"] = [64, 64]
+    (control / "config.json").write_text(json.dumps(config))
+    loaded = []
+    monkeypatch.setattr(UNet2DConditionModel, "from_pretrained",
+                        classmethod(lambda cls, *a, **k: loaded.append(a)))
+    with pytest.raises(ModelLoadError, match=r"does not fit the UNet .*block_out_channels"):
+        load_engine(str(base), device="cpu", controlnet=str(control))
+    assert loaded == []
+
+
+def test_sd15_folder_with_a_scheduler_the_engine_does_not_follow_says_so(tmp_path, sketch):
+    from diffusers import PNDMScheduler
+
+    base = save_tiny_pipeline(tmp_path / "base", family="sd15", scheduler=PNDMScheduler())
+    engine = load_engine(str(base), device="cpu")
+    assert any("PNDMScheduler" in w and "trailing Euler" in w for w in engine.info.warnings)
+    result = engine.render(RenderRequest(sketch=sketch, prompt="x", size=256))
+    assert result.params.sampler == "Euler" and result.image.shape == (256, 256, 3)

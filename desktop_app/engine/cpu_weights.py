@@ -50,9 +50,15 @@ def can_pack(device: torch.device, dtype: torch.dtype) -> bool:
 def pack_if_supported(
     models: Iterable[nn.Module | None], device: torch.device, dtype: torch.dtype
 ) -> PackedWeights | None:
-    """The models' layers packed where this CPU and PyTorch build allow it, else None.
-    LIVE_CANVAS_PACK_WEIGHTS=0 turns packing off, to measure it or to rule it out."""
-    if os.environ.get("LIVE_CANVAS_PACK_WEIGHTS", "1") == "0" or not can_pack(device, dtype):
+    """The models' layers packed where this CPU and PyTorch build allow it and it pays, else
+    None. By default only bf16 is packed: in fp32 on an AVX2 CPU without native bf16, packed
+    full-size models ran slower than plain ones (random:sd21 and random:sd15 at 256: 7.0 s
+    against 5.2-5.4 s a frame; docs/PERFORMANCE.md), MKL's own fp32 kernels being the better
+    ones there. LIVE_CANVAS_PACK_WEIGHTS=0 turns packing off, =1 packs fp32 too."""
+    setting = os.environ.get("LIVE_CANVAS_PACK_WEIGHTS", "")
+    if setting == "0" or not can_pack(device, dtype):
+        return None
+    if dtype != torch.bfloat16 and setting != "1":
         return None
     packing = PackedWeights(m for m in models if m is not None)
     packed = packing.pack()

@@ -14,6 +14,10 @@ only in where that line starts and ends:
 
 Colour mode (img2img) uses the engine's own trailing grid at every strength, whatever the
 scheduler: diffusers' img2img at one step would run no step at all below strength 1.
+
+The engine's steps are first order. DEIS's are too at one and two steps (its first step and
+its last are first order below 15 steps); from three steps on it takes second-order steps in
+between, and the engine's pictures then differ from the stock pipeline's.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from diffusers import (
 _SCHEDULE_CACHE_SIZE = 64  # one per (steps, strength) slider position in use
 
 # The schedulers whose start and end the engine reproduces (see the module docstring).
-_EULER = {"EulerDiscreteScheduler": "Euler", "EulerAncestralDiscreteScheduler": "Euler a"}
+# (The ancestral Euler re-noises between steps; the engine's steps stay deterministic, so a
+# sketch's frames do not flicker. At one step the two are the same.)
+_EULER = {"EulerDiscreteScheduler": "Euler", "EulerAncestralDiscreteScheduler": "Euler"}
 _VARIANCE_PRESERVING = {"DEISMultistepScheduler": "DEIS"}
 _CLASSES = {
     "EulerDiscreteScheduler": EulerDiscreteScheduler,
