@@ -121,7 +121,7 @@ class ModelDownloadDialog(QDialog):
         for part in self.check.parts:
             state = "downloaded" if part.present else f"{len(part.missing)} file(s) missing"
             size = f", {format_size(sizes[part.role])}" if part.role in sizes else ""
-            lines.append(f"• {part.role}: {part.repo} ({state}{size})")
+            lines.append(f"• {part.role}: {part.source or part.repo} ({state}{size})")
         self.parts_label.setText("\n".join(lines))
 
     def _ask_for_sizes(self) -> None:
