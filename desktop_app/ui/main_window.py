@@ -28,10 +28,10 @@ from desktop_app.ui.canvas import SketchCanvas
 from desktop_app.ui.closing_dialog import ClosingDialog
 from desktop_app.ui.controls import ControlPanel
 from desktop_app.ui.download_dialog import ModelDownloadDialog
+from desktop_app.ui.download_offer import DownloadOffer
 from desktop_app.ui.export_menu import ExportMenu
 from desktop_app.ui.filmstrip import Filmstrip
 from desktop_app.ui.image_view import ImageView
-from desktop_app.ui.model_choice_dialog import ModelChoiceDialog
 from desktop_app.ui.theme import icon
 from desktop_app.ui.tool_bar import ToolBar
 from desktop_app.ui.user_preset_dialog import UserPresetDialog
@@ -52,9 +52,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.qsettings = qsettings
         self.prefs = PreferencesKeeper(controller.state, qsettings) if qsettings else None
+        self.downloads = DownloadOffer(controller, self.prefs, self)
         self.user_presets = user_presets or UserPresetStore(qsettings)
-        self.download_dialog: ModelDownloadDialog | None = None
-        self.choice_dialog: ModelChoiceDialog | None = None
         self.user_preset_dialog: UserPresetDialog | None = None
         self.closing_dialog: ClosingDialog | None = None
         self.controller = controller
@@ -293,35 +292,18 @@ class MainWindow(QMainWindow):
             ("Download…", lambda: self.show_download_dialog(check)),
             *self._tiny_offer(),
         )
-        if self.controller.gate.offers_choice(check):
-            self.controller.gate.preset_chosen = True  # asked once; "Decide later" is an answer
-            self.choice_dialog = ModelChoiceDialog(check.variant, check.offline, self)
-            self.choice_dialog.chosen.connect(self._on_model_chosen)
-            self.choice_dialog.show()
-            return
-        self.show_download_dialog(check)
+        self.downloads.offer(check)
 
-    def _on_model_chosen(self, name: str) -> None:
-        if name == self.state.preset:
-            self.controller.load_model(name)
-        else:
-            self.state.preset = name  # loads it (or asks for its download)
-        if self.prefs is not None:
-            self.prefs.save()  # remembered at once, not only at a clean close
+    @property
+    def download_dialog(self) -> ModelDownloadDialog | None:
+        return self.downloads.download_dialog
+
+    @property
+    def choice_dialog(self):
+        return self.downloads.choice_dialog
 
     def show_download_dialog(self, check) -> ModelDownloadDialog:
-        dialog = ModelDownloadDialog.reuse(self.download_dialog, check, self)
-        if dialog is not self.download_dialog:
-            self.download_dialog = dialog
-            dialog.downloaded.connect(self._on_downloaded)
-        dialog.show()
-        dialog.raise_()
-        return dialog
-
-    def _on_downloaded(self, result) -> None:
-        if self.state.preset == result.preset:  # the user may have moved on meanwhile
-            self.load_banner.hide()
-            self.controller.load_model(result.preset, check_cache=False)
+        return self.downloads.show_download_dialog(check)
 
     def new_user_preset(self) -> UserPresetDialog:
         dialog = self.user_preset_dialog = UserPresetDialog(self, self.user_presets.names())
@@ -409,9 +391,7 @@ class MainWindow(QMainWindow):
         self.state.geometry = bytes(self.saveGeometry().data())
         if self.prefs is not None:
             self.prefs.save()
-        if self.download_dialog is not None:
-            self.download_dialog.cancel_download()  # ends between chunks; files stay whole
-            self.download_dialog.hide()
+        self.downloads.stop()
         event.accept()
         self.controller.close()
 
@@ -427,6 +407,5 @@ class MainWindow(QMainWindow):
 
     def background_threads_running(self) -> bool:
         """A frame, export or Hub request that could not be stopped in time."""
-        dialogs = [d for d in (self.download_dialog, self.choice_dialog) if d is not None]
-        threads = [self.controller.worker, *(t for d in dialogs for t in d.threads())]
+        threads = [self.controller.worker, *self.downloads.threads()]
         return any(thread.isRunning() for thread in threads)
