@@ -11,7 +11,7 @@ from desktop_app.app.jobs import CacheCheckJob
 from desktop_app.app.state import LiveState
 from desktop_app.app.worker import RenderWorker
 from desktop_app.core.types import EngineInfo
-from desktop_app.models.presets import DEFAULT_PRESET, FAST_ON_CPU, PRESETS
+from desktop_app.models.presets import DEFAULT_PRESET
 
 
 class ModelGate(QObject):
@@ -69,12 +69,7 @@ class ModelGate(QObject):
 
     def offers_choice(self, check) -> bool:
         """Should the window ask which model to download, rather than offer the default?"""
-        return (
-            not self.preset_chosen
-            and check.on_cpu
-            and check.preset == DEFAULT_PRESET
-            and FAST_ON_CPU in PRESETS
-        )
+        return not self.preset_chosen and check.on_cpu and check.preset == DEFAULT_PRESET
 
     def _on_model_loaded(self, info: EngineInfo) -> None:
         self.engine_info = info
