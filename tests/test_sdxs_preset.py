@@ -4,6 +4,8 @@ download to a frame and an export."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from fake_hub import SDXS, SDXS_SKETCH, sdxs_files
@@ -11,7 +13,7 @@ from model_factory import save_tiny_pipeline
 from PIL import Image
 
 from desktop_app import cli
-from desktop_app.core.errors import ModelLoadError
+from desktop_app.core.errors import InvalidRequestError, ModelLoadError
 from desktop_app.models.hub_files import plan_download
 from desktop_app.models.presets import PRESETS
 
@@ -178,3 +180,43 @@ def test_loaded_sdxs_previews_with_its_tiny_vae_and_exports_with_vae_large(
     assert type(engine.parts.tae).__name__ == "AutoencoderTiny"
     assert type(engine.parts.vae).__name__ == "AutoencoderKL"
     assert engine.info.family == "sd15" and "OpenRAIL++" in engine.info.licence
+
+
+def _drop_encoder_weights(folder):
+    from safetensors.torch import load_file, save_file
+
+    weights = folder / "vae" / "diffusion_pytorch_model.safetensors"
+    kept = {k: v for k, v in load_file(str(weights)).items() if not k.startswith("encoder.")}
+    save_file(kept, str(weights))
+
+
+def test_a_decoder_only_tiny_vae_never_encodes_with_random_weights(tmp_path):
+    """diffusers loads a decoder-only AutoencoderTiny with a randomly initialised encoder;
+    colour mode then encodes with the model's full VAE (``vae_large``) instead."""
+    from desktop_app.core.types import RenderRequest
+    from desktop_app.engine.loading import load_engine
+
+    folder = save_tiny_pipeline(tmp_path / "sdxs", "sd15", tiny_vae=True)
+    _drop_encoder_weights(folder)
+    shutil.rmtree(folder / "vae_large")
+    engine = load_engine(str(folder), device="cpu")
+    assert engine.parts.tae.encoder is None
+    assert engine.parts.vae is engine.parts.tae  # no full VAE: the tiny one exports too
+    sketch = np.full((256, 256, 3), 200, np.uint8)
+    with pytest.raises(InvalidRequestError, match="colour mode needs an image encoder"):
+        engine.render(RenderRequest(sketch=sketch, size=256, mode="colour"))
+    assert engine.render(RenderRequest(sketch=sketch, size=256)).image.shape == (256, 256, 3)
+
+
+def test_a_decoder_only_tiny_vae_leaves_colour_to_the_vae_large_beside_it(tmp_path):
+    from desktop_app.core.types import RenderRequest
+    from desktop_app.engine.loading import load_engine
+
+    folder = save_tiny_pipeline(tmp_path / "sdxs", "sd15", tiny_vae=True)
+    _drop_encoder_weights(folder)
+    engine = load_engine(str(folder), device="cpu")
+    assert engine.parts.tae.encoder is None
+    assert type(engine.parts.vae).__name__ == "AutoencoderKL"  # vae_large, for exports
+    sketch = np.full((256, 256, 3), 200, np.uint8)
+    colour = engine.render(RenderRequest(sketch=sketch, size=256, mode="colour"))
+    assert colour.image.shape == (256, 256, 3)

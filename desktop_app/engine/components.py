@@ -16,7 +16,12 @@ from transformers import CLIPTokenizer
 
 from desktop_app.core.errors import ModelLoadError
 from desktop_app.engine.parts import ModelParts
-from desktop_app.engine.taesd import UNREADABLE, load_tiny_autoencoder, unreadable
+from desktop_app.engine.taesd import (
+    UNREADABLE,
+    load_tiny_autoencoder,
+    unreadable,
+    without_untrained_encoder,
+)
 from desktop_app.models.hub_errors import describe_hub_error
 from desktop_app.models.presets import family_defaults, split_hub_spec
 
@@ -91,9 +96,11 @@ def _listed(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
-def from_pretrained(cls, source: str, subfolder: str | None, dtype: torch.dtype, say: Progress):
+def from_pretrained(
+    cls, source: str, subfolder: str | None, dtype: torch.dtype, say: Progress, **extra
+):
     say(f"loading {source}{'/' + subfolder if subfolder else ''}")
-    kwargs = {"subfolder": subfolder} if subfolder else {}
+    kwargs = {"subfolder": subfolder, **extra} if subfolder else dict(extra)
     if cls not in (CLIPTokenizer,):
         kwargs["torch_dtype"] = dtype
     try:
@@ -149,7 +156,17 @@ def _controlnet_source(base: str, override: str | None, family: str) -> tuple[st
 def from_hub_spec(cls, spec: str, dtype: torch.dtype, say: Progress):
     """A component from "org/name" or from a subfolder, "org/name/subfolder"."""
     repo, subfolder = split_hub_spec(spec)
+    if cls is AutoencoderTiny:
+        return load_tiny(repo, subfolder, dtype, say)
     return from_pretrained(cls, repo, subfolder, dtype, say)
+
+
+def load_tiny(source: str, subfolder: str | None, dtype: torch.dtype, say: Progress):
+    """A diffusers AutoencoderTiny; without its encoder when the file holds only the decoder."""
+    model, info = from_pretrained(
+        AutoencoderTiny, source, subfolder, dtype, say, output_loading_info=True
+    )
+    return without_untrained_encoder(model, info["missing_keys"])
 
 
 def finish_parts(

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
+from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.utils import logging as diffusers_logging
 from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 from transformers.utils import logging as transformers_logging
@@ -26,6 +26,7 @@ from desktop_app.engine.components import (
     from_hub_spec,
     from_pretrained,
     is_local,
+    load_tiny,
     plan_controlnet,
     read_config,
 )
@@ -166,13 +167,16 @@ def _scheduler_for(family: str, own: dict) -> dict:
 def _load_vae(source: str, full_vae: str | None, dtype: torch.dtype, say: Progress):
     """(export decoder, the model's own tiny decoder or None). The folder's config says which
     class its VAE is: SDXS ships a tiny autoencoder as its ``vae``, which then decodes the
-    live frames, and the exports too unless a full VAE is named."""
+    live frames, and the exports too unless a full VAE is named or published beside it."""
     vae_config = read_config(source, "vae") or {}
-    own_tiny = None
-    if vae_config.get("_class_name") == "AutoencoderTiny":
-        own_tiny = from_pretrained(AutoencoderTiny, source, "vae", dtype, say)
+    if vae_config.get("_class_name") != "AutoencoderTiny":
+        full = full_vae and from_hub_spec(AutoencoderKL, full_vae, dtype, say)
+        return full or from_pretrained(AutoencoderKL, source, "vae", dtype, say), None
+    own_tiny = load_tiny(source, "vae", dtype, say)
     if full_vae:
         return from_hub_spec(AutoencoderKL, full_vae, dtype, say), own_tiny
-    if own_tiny is not None:
-        return own_tiny, own_tiny
-    return from_pretrained(AutoencoderKL, source, "vae", dtype, say), None
+    # SDXS publishes its full VAE beside the tiny one, as "vae_large".
+    large = read_config(source, "vae_large") or {}
+    if large.get("_class_name") == "AutoencoderKL":
+        return from_pretrained(AutoencoderKL, source, "vae_large", dtype, say), own_tiny
+    return own_tiny, own_tiny

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-from desktop_app.core.errors import DeviceOutOfMemoryError, RenderCancelled
+from desktop_app.core.errors import DeviceOutOfMemoryError, InvalidRequestError, RenderCancelled
 from desktop_app.core.types import (
     EngineInfo,
     FrameResult,
@@ -351,6 +351,12 @@ class Engine:
         if tae is not None and getattr(tae, "encoder", None) is not None:
             return tae.encode(image01 * 2 - 1).latents
         vae = self.parts.vae
+        if getattr(vae, "encoder", None) is None:  # the model's own tiny one, decoder only
+            raise InvalidRequestError(
+                f"colour mode needs an image encoder, and {self.info.model}'s tiny "
+                "autoencoder has only its decoder: use scribble mode, or a preview decoder "
+                "with an encoder (--preview-decoder madebyollin/taesd)"
+            )
         dist = vae.encode((image01 * 2 - 1).to(self.vae_dtype)).latent_dist
         return (dist.mean * vae.config.scaling_factor).to(self.dtype)
 

@@ -73,7 +73,10 @@ def load_tiny_autoencoder(path: str | Path, dtype: torch.dtype = torch.float32) 
         raise ModelLoadError(f"preview decoder not found: {path}")
     if path.is_dir() and (path / "config.json").exists():
         try:
-            return AutoencoderTiny.from_pretrained(str(path), torch_dtype=dtype).eval()
+            model, info = AutoencoderTiny.from_pretrained(
+                str(path), torch_dtype=dtype, output_loading_info=True
+            )
+            return without_untrained_encoder(model, info["missing_keys"]).eval()
         except (OSError, ValueError) as err:
             raise ModelLoadError(f"cannot load the tiny autoencoder in {path}: {err}") from None
     encoder_file, decoder_file = find_raw_pair(path)
@@ -99,5 +102,13 @@ def load_tiny_autoencoder(path: str | Path, dtype: torch.dtype = torch.float32) 
             f"{str(err).splitlines()[-1].strip()}"
         ) from None
     if encoder_file is None:
-        model.encoder = None  # colour mode will say it needs the encoder file
+        model.encoder = None  # colour mode encodes with the full VAE instead
     return model.to(dtype).eval()
+
+
+def without_untrained_encoder(model: AutoencoderTiny, missing_keys) -> AutoencoderTiny:
+    """A file holding the decoder only leaves the encoder at its random initialisation (diffusers
+    loads it anyway): drop it, so that colour mode encodes with a trained VAE or says why not."""
+    if any(key.startswith("encoder.") for key in missing_keys):
+        model.encoder = None
+    return model
