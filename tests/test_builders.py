@@ -48,3 +48,20 @@ def test_random_sd15_text_encoder_is_clip_vit_l():
         ours = CLIPTextModel(builders._clip_config(builders._CLIP_L, vocab))
         real = CLIPTextModel(CLIPTextConfig(**config("sd15-base", "text_encoder", "config.json")))
     assert shapes(ours) == shapes(real)
+
+
+def test_real_controlnet_configs_pair_with_their_real_bases_only():
+    from desktop_app.core.errors import ModelLoadError
+    from desktop_app.engine.components import check_pairing
+
+    sdxl = config("sdxl-turbo", "unet", "config.json")
+    sd15 = config("sd15-base", "unet", "config.json")
+    sdxl_control = config("controlnet-sdxl", "config.json")
+    sd15_control = config("controlnet-sd15-scribble", "config.json")
+    check_pairing("sdxl-turbo", sdxl, "an SDXL ControlNet", sdxl_control)
+    check_pairing("sd15", sd15, "the SD 1.5 scribble ControlNet", sd15_control)
+    with pytest.raises(ModelLoadError, match="is for SD 1.x models but the base .* is SDXL"):
+        check_pairing("sdxl-turbo", sdxl, "the SD 1.5 scribble ControlNet", sd15_control)
+    narrower = {**sd15, "block_out_channels": [256, 512, 1024, 1024]}  # a pruned SD 1.5 UNet
+    with pytest.raises(ModelLoadError, match="does not fit the UNet of sdxs"):
+        check_pairing("sdxs", narrower, "the SD 1.5 scribble ControlNet", sd15_control)
