@@ -218,3 +218,26 @@ def test_sd15_folder_with_a_scheduler_the_engine_does_not_follow_says_so(tmp_pat
     assert any("PNDMScheduler" in w and "trailing Euler" in w for w in engine.info.warnings)
     result = engine.render(RenderRequest(sketch=sketch, prompt="x", size=256))
     assert result.params.sampler == "Euler" and result.image.shape == (256, 256, 3)
+
+
+def test_a_scheduler_config_that_gives_no_schedule_falls_back_with_a_warning(tmp_path, sketch):
+    import json
+
+    base = save_tiny_pipeline(tmp_path / "base", family="sd15")
+    config_file = base / "scheduler" / "scheduler_config.json"
+    config = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps({**config, "timestep_spacing": "sideways"}))
+    engine = load_engine(str(base), device="cpu")
+    assert any("DEISMultistepScheduler config cannot be used" in w for w in engine.info.warnings)
+    assert engine.render(RenderRequest(sketch=sketch, size=256)).params.sampler == "Euler"
+
+
+def test_a_noise_schedule_diffusers_cannot_build_is_a_load_error(tmp_path):
+    import json
+
+    base = save_tiny_pipeline(tmp_path / "base", family="sd15")
+    config_file = base / "scheduler" / "scheduler_config.json"
+    config = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps({**config, "beta_schedule": "wobbly"}))
+    with pytest.raises(ModelLoadError, match="scheduler config cannot be used"):
+        load_engine(str(base), device="cpu")

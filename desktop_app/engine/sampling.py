@@ -33,6 +33,9 @@ from diffusers import (
     EulerDiscreteScheduler,
 )
 
+from desktop_app.core.errors import ModelLoadError
+from desktop_app.core.settings_table import SETTINGS
+
 _SCHEDULE_CACHE_SIZE = 64  # one per (steps, strength) slider position in use
 
 # The schedulers whose start and end the engine reproduces (see the module docstring).
@@ -73,7 +76,7 @@ class Sampling:
         self.warnings: tuple[str, ...] = ()
         self._own = None
         if name in _CLASSES:
-            self._own = _CLASSES[name].from_config(config)
+            self._own = self._usable(name, config)
             self.name = {**_EULER, **_VARIANCE_PRESERVING}[name]
             self._preserves_variance = name in _VARIANCE_PRESERVING
         elif name is not None:
@@ -85,11 +88,32 @@ class Sampling:
             self.name = "Euler"
             self._preserves_variance = False
         trailing = dict(config, timestep_spacing="trailing")
-        self.trailing = EulerDiscreteScheduler.from_config(trailing)
+        try:
+            self.trailing = EulerDiscreteScheduler.from_config(trailing)
+        except Exception as err:  # noqa: BLE001 - a noise schedule diffusers cannot build
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            raise ModelLoadError(f"the model's scheduler config cannot be used: {first}") from None
         self.v_prediction = self.trailing.config.prediction_type == "v_prediction"
         alphas = self.trailing.alphas_cumprod.double().numpy()
         self._sigma_table = ((1 - alphas) / alphas) ** 0.5  # noise level of each train timestep
         self._schedules: dict[tuple[int, float | None], Schedule] = {}
+
+    def _usable(self, name: str, config: dict):
+        """The model's scheduler, if its config gives a schedule at every step count the app
+        offers; a hand-edited or foreign config falls back to trailing Euler, with a warning,
+        rather than failing every frame."""
+        try:
+            own = _CLASSES[name].from_config(config)
+            for steps in range(1, SETTINGS["steps"].high + 1):
+                own.set_timesteps(steps)
+        except Exception as err:  # noqa: BLE001 - any failure: the config is unusable
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            self.warnings = (
+                f"the model's {name} config cannot be used ({first}); frames use trailing "
+                "Euler, as the turbo models do",
+            )
+            return None
+        return own
 
     def schedule(self, steps: int, strength: float | None) -> Schedule:
         """``steps`` denoising steps from noise level ``strength`` (None: pure noise)."""
