@@ -120,14 +120,18 @@ def tiny_sdxs_repos(tmp_path_factory):
     return {SDXS: base, SDXS_SKETCH: files(folder / "controlnet")}
 
 
-def test_sdxs_downloads_loads_and_renders_with_its_own_decoders(
-    fake, hub, cache, capsys, monkeypatch, tmp_path, tiny_sdxs_repos
-):
+@pytest.fixture
+def tiny_hub(hub, tiny_sdxs_repos):
+    """The fake Hub serving the tiny weights in place of the shaped listing."""
     for repo, files in tiny_sdxs_repos.items():
+        shutil.rmtree(hub.root / repo)
         hub.add_repo(repo, files)
-    for repo in (SDXS, SDXS_SKETCH):  # only the tiny repos: drop the shaped listing
-        for path in set(sdxs_files()[repo]) - set(tiny_sdxs_repos[repo]):
-            (hub.root / repo / path).unlink()
+    return hub
+
+
+def test_sdxs_downloads_loads_and_renders_with_its_own_decoders(
+    tiny_hub, cache, capsys, monkeypatch, tmp_path
+):
     code, out, err = run(capsys, "models", "download", "sdxs")
     assert code == 0, err
 
@@ -163,13 +167,8 @@ def test_sdxs_downloads_loads_and_renders_with_its_own_decoders(
 
 
 def test_loaded_sdxs_previews_with_its_tiny_vae_and_exports_with_vae_large(
-    fake, hub, cache, capsys, monkeypatch, tiny_sdxs_repos
+    tiny_hub, cache, capsys, monkeypatch
 ):
-    for repo, files in tiny_sdxs_repos.items():
-        hub.add_repo(repo, files)
-    for repo in (SDXS, SDXS_SKETCH):
-        for path in set(sdxs_files()[repo]) - set(tiny_sdxs_repos[repo]):
-            (hub.root / repo / path).unlink()
     assert run(capsys, "models", "download", "sdxs", "--variant", "full")[0] == 0
     from huggingface_hub import constants
 

@@ -169,12 +169,13 @@ def _load_vae(source: str, full_vae: str | None, dtype: torch.dtype, say: Progre
     class its VAE is: SDXS ships a tiny autoencoder as its ``vae``, which then decodes the
     live frames, and the exports too unless a full VAE is named or published beside it."""
     vae_config = read_config(source, "vae") or {}
-    if vae_config.get("_class_name") != "AutoencoderTiny":
-        full = full_vae and from_hub_spec(AutoencoderKL, full_vae, dtype, say)
-        return full or from_pretrained(AutoencoderKL, source, "vae", dtype, say), None
-    own_tiny = load_tiny(source, "vae", dtype, say)
+    own_tiny = None
+    if vae_config.get("_class_name") == "AutoencoderTiny":
+        own_tiny = load_tiny(source, "vae", dtype, say)
     if full_vae:
         return from_hub_spec(AutoencoderKL, full_vae, dtype, say), own_tiny
+    if own_tiny is None:
+        return from_pretrained(AutoencoderKL, source, "vae", dtype, say), None
     # SDXS publishes its full VAE beside the tiny one, as "vae_large".
     large = read_config(source, "vae_large") or {}
     if large.get("_class_name") == "AutoencoderKL":
