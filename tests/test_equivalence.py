@@ -74,7 +74,9 @@ def _stock(folder, family: str, steps: int, noise: torch.Tensor, sketch: np.ndar
 
 
 def _assert_same_frame(folder, family: str, steps: int = 1):
-    engine = load_engine(str(folder), device="cpu")
+    # In the pipeline's own precision: a CPU with native bf16 (AMX, AVX512-BF16) would
+    # otherwise run the engine in bf16, and the comparison would measure the rounding.
+    engine = load_engine(str(folder), device="cpu", dtype="float32")
     sketch = _sketch()
     result = engine.render(
         RenderRequest(sketch=sketch, prompt=PROMPT, seed=SEED, size=SIZE, steps=steps)
