@@ -19,7 +19,7 @@ from desktop_app.core.types import (
     RenderRequest,
 )
 
-_load_ids = itertools.count(10_000)  # apart from the real engine's, for clarity in failures
+_load_ids = itertools.count(10_000)  # apart from the engines', for clarity in failures
 
 
 class FakeEngine:

@@ -32,3 +32,13 @@ class OutputError(LiveCanvasError):
 
 class RenderCancelled(LiveCanvasError):
     """The caller asked the frame to stop (the window is closing)."""
+
+
+class ServerUnavailableError(LiveCanvasError):
+    """The render server cannot be reached or lost a frame (it may be restarting): worth
+    trying again in a moment."""
+
+
+class ServerRefusedError(LiveCanvasError):
+    """The render server refused us (a wrong or missing token): trying again will not help
+    until the user changes something."""

@@ -86,12 +86,10 @@ def write_atomically(path: str | Path, write) -> Path:
     return path
 
 
-def save_png(
-    path: str | Path,
-    image: np.ndarray,
-    params: GenerationParams | None = None,
-    extra_text: dict[str, str] | None = None,
-) -> Path:
+def png_info(
+    params: GenerationParams | None = None, extra_text: dict[str, str] | None = None
+) -> PngInfo:
+    """The text chunks of an exported PNG (a local export's and a server's are the same)."""
     info = PngInfo()
     if params is not None:
         # Pillow stores non-Latin-1 text as an iTXt chunk (UTF-8), which the same tools read.
@@ -101,6 +99,16 @@ def save_png(
             info.add_text("licence", params.licence)
     for key, value in (extra_text or {}).items():
         info.add_text(key, value)
+    return info
+
+
+def save_png(
+    path: str | Path,
+    image: np.ndarray,
+    params: GenerationParams | None = None,
+    extra_text: dict[str, str] | None = None,
+) -> Path:
+    info = png_info(params, extra_text)
     pil = Image.fromarray(np.ascontiguousarray(image))
     return write_atomically(path, lambda f: pil.save(f, format="PNG", pnginfo=info))
 

@@ -123,6 +123,10 @@ SETTINGS: dict[str, Setting] = {
     for s in (
         Setting("prompt", str, "", "the prompt", "session", max_chars=MAX_PROMPT_CHARS),
         Setting("preset", str, "sdxl-turbo", "model", "prefs", max_chars=4096),
+        # The last model that ran here, for "Use a local model" after drawing against a server.
+        Setting("local_preset", str, "", "local model", "prefs", max_chars=4096),
+        Setting("server_token_file", str, "", "server token file", "prefs", max_chars=4096),
+        Setting("server_ca_file", str, "", "server certificate file", "prefs", max_chars=4096),
         Setting(
             "mode",
             str,

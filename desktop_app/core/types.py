@@ -7,9 +7,10 @@ the engine looks inside it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -17,6 +18,13 @@ from desktop_app.core.errors import InvalidRequestError
 from desktop_app.core.settings_table import FRAME_SETTINGS, SETTINGS, check_frame_settings
 
 Mode = Literal["scribble", "colour"]
+_load_ids = itertools.count(1)
+
+
+def new_load_id() -> int:
+    """A number for one model load, unique in this process across every kind of engine (a
+    result is exported only by the load that made it)."""
+    return next(_load_ids)
 
 
 def check_size(size: int) -> int:
@@ -98,6 +106,44 @@ class FrameTimings:
 
 
 @dataclass(frozen=True)
+class ServerTimings:
+    """What a frame cost on the server's side (``live-canvas serve``), in milliseconds."""
+
+    replica: str = ""  # which replica rendered it
+    queue_ms: float = 0.0  # waiting in the replica for the engine (other clients' frames)
+    decode_ms: float = 0.0  # the sketch from its upload
+    encode_ms: float = 0.0  # the picture for the download
+    handler_ms: float = 0.0  # everything in the replica, from the request to the reply
+
+
+@dataclass(frozen=True)
+class RemoteTimings:
+    """One remote frame as the client saw it: ``round_trip_ms`` minus the server's
+    ``handler_ms`` is the network (and the server's HTTP proxy)."""
+
+    server: ServerTimings
+    encode_ms: float = 0.0  # the sketch for the upload
+    round_trip_ms: float = 0.0  # request sent to reply read
+    decode_ms: float = 0.0  # the picture from its download
+    bytes_up: int = 0  # request body
+    bytes_down: int = 0  # reply body
+
+    @property
+    def network_ms(self) -> float:
+        return max(0.0, self.round_trip_ms - self.server.handler_ms)
+
+    @property
+    def total_ms(self) -> float:
+        return self.encode_ms + self.round_trip_ms + self.decode_ms
+
+    def summary(self) -> str:
+        return (
+            f"{self.total_ms:.0f} ms: network {self.network_ms:.0f}, "
+            f"server {self.server.handler_ms:.0f} (queue {self.server.queue_ms:.0f})"
+        )
+
+
+@dataclass(frozen=True)
 class GenerationParams:
     """What produced an image, as written into exported PNGs."""
 
@@ -121,9 +167,12 @@ class FrameResult:
     params: GenerationParams
     timings: FrameTimings
     request_id: int = 0
-    latents: Any = None  # torch.Tensor on the engine's device; for the full-quality export
+    # What the engine that made it needs for the full-quality export: the local engine's
+    # latents (a tensor on its device), the remote engine's encoded request.
+    latents: Any = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
     load_id: int = 0  # the engine load that made it: its latents fit only that model's VAE
+    remote: RemoteTimings | None = None  # where a served frame's time went
 
 
 @dataclass(frozen=True)
@@ -139,14 +188,18 @@ class EngineInfo:
     warnings: tuple[str, ...] = ()
     load_id: int = 0  # unique to each load in this process (two loads of one model differ)
     licence: str = ""
+    server: str = ""  # host:port of the server that renders the frames; "" in this process
 
     def describe(self) -> str:
         noise = " [random weights: output is noise]" if self.is_noise else ""
-        return f"{self.model} on {self.device} ({self.dtype}){noise}"
+        where = f" at {self.server}" if self.server else ""
+        return f"{self.model} on {self.device}{where} ({self.dtype}){noise}"
 
 
+@runtime_checkable
 class FrameEngine(Protocol):
-    """What the app asks of a loaded model, wherever it runs (the local engine, a test fake)."""
+    """What the app asks of a loaded model, wherever it runs: the local engine, the remote
+    one (``desktop_app.remote``) and the tests' fake all satisfy it."""
 
     info: EngineInfo
 

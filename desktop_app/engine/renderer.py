@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -28,6 +27,7 @@ from desktop_app.core.types import (
     FrameTimings,
     GenerationParams,
     RenderRequest,
+    new_load_id,
 )
 from desktop_app.engine.cancellation import CancelPoints, cancellable_models
 from desktop_app.engine.cpu_weights import pack_if_supported
@@ -44,7 +44,6 @@ from desktop_app.engine.text import PromptEncoder
 
 _NOISE_CACHE_SIZE = 4
 OPTIMISING = "optimising for this device: the first start takes a minute or two"
-_load_ids = itertools.count(1)
 
 
 class Engine:
@@ -85,7 +84,7 @@ class Engine:
         self.sampling = Sampling(parts.scheduler_config, self.device)
         self._noise: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
         self._time_ids: dict[int, torch.Tensor] = {}
-        self.load_id = next(_load_ids)
+        self.load_id = new_load_id()
         self.info = EngineInfo(
             model=parts.name,
             family=parts.family,
