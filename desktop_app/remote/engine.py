@@ -1,0 +1,196 @@
+"""``RemoteEngine``: the ``FrameEngine`` whose frames render on ``live-canvas serve``.
+
+The worker uses it exactly as the local engine: one ``render`` at a time, ``should_cancel``
+polled while it waits, ``export_image`` for the full-quality picture. The server keeps
+nothing between requests, so a result carries its own encoded request, and an export sends
+it again: the server renders the same frame (same seed, same noise) and decodes it with the
+full VAE.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from desktop_app.core.errors import (
+    InvalidRequestError,
+    LiveCanvasError,
+    ServerRefusedError,
+    ServerUnavailableError,
+)
+from desktop_app.core.tokens import read_token
+from desktop_app.core.types import (
+    EngineInfo,
+    FrameResult,
+    RemoteTimings,
+    RenderRequest,
+    new_load_id,
+)
+from desktop_app.core.wire import (
+    EXPORT_PATH,
+    FRAME_PATH,
+    INFO_PATH,
+    Reply,
+    WireError,
+    decode_picture,
+    encode_sketch,
+    is_error_body,
+    pack,
+    read_error,
+    read_result_header,
+    request_header,
+    unpack,
+)
+from desktop_app.remote.address import ServerAddress
+from desktop_app.remote.connection import Answer, ServerConnection
+
+EXPORT_TIMEOUT_S = 900.0  # a full-size VAE decode on a CPU server
+LIVE_REPLY = Reply()  # JPEG at quality 80: see docs/SERVING.md
+
+
+@dataclass(frozen=True, eq=False)
+class SentFrame:
+    """What a remote result needs for its export: the request as it was sent."""
+
+    request: RenderRequest
+    sketch_bytes: bytes
+
+
+class RemoteEngine:
+    """Frames from a server; call from one thread at a time (one kept-alive connection)."""
+
+    def __init__(self, connection: ServerConnection, info: EngineInfo, reply: Reply = LIVE_REPLY):
+        self.connection = connection
+        self.info = info
+        self.reply = reply
+
+    def render(
+        self, request: RenderRequest, should_cancel: Callable[[], bool] | None = None
+    ) -> FrameResult:
+        start = time.perf_counter()
+        sketch_bytes = encode_sketch(request.sketch)
+        body = pack(request_header(request, self.reply), sketch_bytes)
+        encode_ms = (time.perf_counter() - start) * 1000.0
+        answer = self.connection.request("POST", FRAME_PATH, body, should_cancel)
+        header, picture = self._frame_reply(answer, request.request_id)
+        start = time.perf_counter()
+        image = _picture(picture, request.size)
+        decode_ms = (time.perf_counter() - start) * 1000.0
+        return FrameResult(
+            image=image,
+            params=header.params,
+            timings=header.timings,
+            request_id=request.request_id,
+            latents=SentFrame(request, sketch_bytes),
+            warnings=header.warnings,
+            load_id=self.info.load_id,
+            remote=RemoteTimings(
+                server=header.server,
+                encode_ms=encode_ms,
+                round_trip_ms=answer.round_trip_ms,
+                decode_ms=decode_ms,
+                bytes_up=answer.bytes_sent,
+                bytes_down=len(answer.body),
+            ),
+        )
+
+    def export_image(
+        self, result: FrameResult, should_cancel: Callable[[], bool] | None = None
+    ) -> np.ndarray:
+        """The frame rendered again on the server and decoded there by the full VAE, as a
+        PNG (lossless); a server that now runs another model refuses rather than export a
+        different picture."""
+        sent = result.latents
+        if not isinstance(sent, SentFrame):
+            return result.image  # not one of this engine's frames: as it was shown
+        header = request_header(sent.request, Reply("png", 100), model=result.params.model)
+        answer = self.connection.request(
+            "POST", EXPORT_PATH, pack(header, sent.sketch_bytes), should_cancel, EXPORT_TIMEOUT_S
+        )
+        _, picture = self._frame_reply(answer, sent.request.request_id)
+        return _picture(picture, sent.request.size)
+
+    def _frame_reply(self, answer: Answer, request_id: int):
+        if answer.status != 200:
+            raise _failure(answer, self.connection.address)
+        try:
+            header_json, picture = unpack(answer.body)
+            header = read_result_header(header_json)
+        except WireError as err:
+            raise ServerUnavailableError(f"the server's reply was unreadable: {err}") from None
+        if header.request_id != request_id:
+            raise ServerUnavailableError(
+                f"the server answered request {header.request_id} to request {request_id}"
+            )
+        return header, picture
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _picture(data: bytes, size: int) -> np.ndarray:
+    try:
+        image = decode_picture(data)
+    except WireError as err:
+        raise ServerUnavailableError(str(err)) from None
+    if image.shape[:2] != (size, size):
+        raise ServerUnavailableError(
+            f"the server sent a {image.shape[1]}x{image.shape[0]} picture for a {size}x{size} frame"
+        )
+    return image
+
+
+def _failure(answer: Answer, address: ServerAddress) -> LiveCanvasError:
+    """The error an unsuccessful answer stands for, in the server's own words."""
+    message = read_error(answer.body, answer.status)
+    status = answer.status
+    if status in (401, 403):
+        return ServerRefusedError(f"the server at {address.display} refused us: {message}")
+    if status == 404:
+        return ServerRefusedError(
+            f"{address.url} is not a Live Canvas server (or an older one): {message}"
+        )
+    if status >= 500:
+        if not is_error_body(answer.body):  # not our replica's words: its proxy's
+            message = f"{message}; a replica may have stopped, and Ray Serve starts another"
+        return ServerUnavailableError(f"the server at {address.display} lost the frame ({message})")
+    return InvalidRequestError(message)  # 400, 409, 413, 415, 422: our request, as the server says
+
+
+def connect(
+    url: str,
+    token_file: str | None = None,
+    ca_file: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    reply: Reply = LIVE_REPLY,
+) -> RemoteEngine:
+    """Ask the server at ``url`` what it runs; the engine that renders there."""
+    address = ServerAddress.parse(url)
+    token = read_token(token_file) if token_file else None
+    if progress:
+        progress(f"Connecting to {address.display}…")
+    connection = ServerConnection(address, token, ca_file or None)
+    answer = connection.request("GET", INFO_PATH)
+    if answer.status != 200:
+        raise _failure(answer, address)
+    try:
+        raw = json.loads(answer.body.decode())
+        info = EngineInfo(
+            model=str(raw["model"]),
+            family=str(raw["family"]),
+            device=str(raw["device"]),
+            dtype=str(raw["dtype"]),
+            preview_decoder=str(raw.get("preview_decoder", "")),
+            is_noise=bool(raw.get("is_noise", False)),
+            warnings=tuple(str(w) for w in raw.get("warnings", ())),
+            load_id=new_load_id(),
+            licence=str(raw.get("licence", "")),
+            server=address.display,
+        )
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise ServerRefusedError(f"{address.url} did not answer as a Live Canvas server") from None
+    return RemoteEngine(connection, info, reply)
