@@ -30,7 +30,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop_app.commands import bench, gui, models, render
+    from desktop_app.commands import bench, gui, models, render, serve
 
     parser = OneLineParser(
         prog="live-canvas",
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         title="commands", metavar="COMMAND", parser_class=OneLineParser
     )
-    for command in (render, models, bench):
+    for command in (render, models, bench, serve):
         command.add_parser(subparsers)
     return parser
 

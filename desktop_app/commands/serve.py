@@ -1,0 +1,167 @@
+"""``live-canvas serve``: the engine behind HTTP on Ray Serve, for windows on other machines.
+
+Listening beyond this machine needs a token: one is made on the first start (printed once,
+kept with 0600 permissions) unless ``--token-file`` names one. Ctrl+C (or SIGTERM) stops the
+replicas and Ray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from desktop_app.commands.arguments import add_device_arguments, ranged
+from desktop_app.core.errors import InvalidRequestError
+from desktop_app.core.wire import DEFAULT_PORT
+from desktop_app.models.presets import DEFAULT_PRESET
+
+MAX_REPLICAS = 256
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="serve frames to windows on other machines (Ray Serve)",
+        description="Serve the engine over HTTP on Ray Serve: one engine per replica (a GPU "
+        "each, or a share of the CPUs). Needs the serve extra: pip install 'live-canvas[serve]'.",
+    )
+    p.add_argument(
+        "--model", default=DEFAULT_PRESET, help=f"as for render (default {DEFAULT_PRESET})"
+    )
+    add_device_arguments(p, "default: float16 on GPUs, bfloat16 on CPUs with native support")
+    scale = p.add_mutually_exclusive_group()
+    scale.add_argument(
+        "--replicas",
+        type=ranged(int, 1, MAX_REPLICAS, "replicas"),
+        default=1,
+        help="engines serving at once (default 1)",
+    )
+    scale.add_argument(
+        "--autoscale",
+        metavar="MIN:MAX",
+        type=autoscale_range,
+        default=None,
+        help="let Ray Serve keep between MIN and MAX replicas, one per busy client",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port",
+        type=ranged(int, 1, 65535, "port"),
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT})",
+    )
+    p.add_argument(
+        "--token-file",
+        default=None,
+        help="the clients' shared secret (made if missing); required beyond loopback, "
+        "default ~/.config/live-canvas/serve-token there",
+    )
+    p.add_argument("--tls-cert", default=None, help="PEM certificate: serve HTTPS")
+    p.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    p.add_argument("--compile", action="store_true", help="torch.compile each replica's model")
+    p.add_argument(
+        "--address",
+        default=None,
+        help="join an existing Ray cluster (auto, or ray://head:10001) instead of starting one",
+    )
+    p.add_argument(
+        "--cpus-per-replica",
+        type=ranged(float, 0.1, 1024.0, "CPUs per replica"),
+        default=None,
+        help="CPU replicas: cores each (default: this machine's cores shared out)",
+    )
+    p.set_defaults(handler=run)
+
+
+def autoscale_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition(":")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"autoscale must be MIN:MAX, like 1:4, got {text!r}")
+    low_n, high_n = int(low), int(high)
+    if not 1 <= low_n <= high_n <= MAX_REPLICAS:
+        raise argparse.ArgumentTypeError(
+            f"autoscale needs 1 <= MIN <= MAX <= {MAX_REPLICAS}, got {text!r}"
+        )
+    return low_n, high_n
+
+
+def run(args: argparse.Namespace) -> int:
+    from desktop_app.serving.launch import ServeOptions, Server, check_port_free, require_ray
+
+    # What can be wrong with the command line is said before Ray starts (or is found missing).
+    tls_cert, tls_key = _tls_files(args)
+    check_port_free(args.host, args.port)
+    require_ray()
+    token, token_note = _token(args)
+    options = ServeOptions(
+        model=args.model,
+        device=args.device,
+        dtype=args.dtype,
+        replicas=args.replicas,
+        autoscale=args.autoscale,
+        host=args.host,
+        port=args.port,
+        token=token,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        compile_models=args.compile,
+        address=args.address,
+        cpus_per_replica=args.cpus_per_replica,
+    )
+    server = Server(options)
+    stop = threading.Event()
+    try:
+        url = server.start(progress=lambda message: _say(message))
+        # From here Ctrl+C and SIGTERM end the wait below; stopping runs once, undisturbed.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        print(f"serving {options.model} at {url} ({token_note})", flush=True)
+        client = f"live-canvas --server {url}" + (" --token-file FILE" if token else "")
+        _say(f"draw against it with: {client}; Ctrl+C stops it")
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _say("stopping")
+        server.stop()
+    return 0
+
+
+def _say(message: str) -> None:
+    print(f"live-canvas serve: {message}", file=sys.stderr, flush=True)
+
+
+def _tls_files(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise InvalidRequestError("HTTPS needs both --tls-cert and --tls-key")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path:
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(4096)
+            except OSError as err:
+                raise InvalidRequestError(f"{flag} {path}: {err.strerror or err}") from None
+            if b"-----BEGIN" not in head:
+                raise InvalidRequestError(f"{flag} {path} is not a PEM file")
+    return args.tls_cert, args.tls_key
+
+
+def _token(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The token clients must send (None: none needed), and a note on where it is."""
+    from desktop_app.core.tokens import default_token_path, ensure_token, others_can_read
+    from desktop_app.remote.address import is_loopback
+
+    path = args.token_file
+    if path is None and is_loopback(args.host):
+        return None, "no token: only this machine can connect"
+    path = path or str(default_token_path())
+    token, made = ensure_token(path)
+    if made:
+        _say(f"made a new token, kept in {path} (copy that file to each client):")
+        print(token, file=sys.stderr, flush=True)
+    elif others_can_read(path):
+        _say(f"warning: other users can read {path}; run: chmod 600 {path}")
+    return token, f"token in {path}"

@@ -1,0 +1,122 @@
+"""The Ray Serve deployment: each replica loads one engine (one GPU, or its share of CPUs)
+and answers the frame protocol over Serve's HTTP proxy.
+
+Requests reach ``__call__`` as Starlette requests; the frame itself runs on a worker thread so
+the replica's event loop stays free to turn away bad requests (401, 413, ...) while a frame
+renders. When a client goes away mid-frame (a newer frame superseded it, or the window
+closed), Serve cancels the handler; the cancel reaches the engine, which stops at its next
+model block, so a replica never spends a GPU on a picture nobody will see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ray import serve
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from desktop_app.core.wire import (
+    CONTENT_TYPE,
+    EXPORT_PATH,
+    INFO_PATH,
+    MAX_BODY_BYTES,
+    WireError,
+    error_body,
+)
+from desktop_app.serving.service import FrameService, check_endpoint, too_large
+
+# Frames in a replica at once: one renders, the others are read, checked and wait their turn
+# (the wait is the "queue" in a frame's timings). Serve's router sends a new request to the
+# replica with the fewest in flight.
+MAX_ONGOING_REQUESTS = 4
+_log = logging.getLogger("live_canvas.serve")
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    model: str
+    device: str | None = None
+    dtype: str | None = None
+    compile_models: bool = False
+    token_sha256: str | None = None
+    cpu_threads: int | None = None  # torch threads of a CPU replica (its share of the cores)
+
+
+@serve.deployment(
+    name="LiveCanvas",
+    max_ongoing_requests=MAX_ONGOING_REQUESTS,
+    graceful_shutdown_timeout_s=5,
+)
+class FrameServer:
+    def __init__(self, config: ReplicaConfig) -> None:
+        if config.cpu_threads:
+            os.environ["LIVE_CANVAS_THREADS"] = str(config.cpu_threads)
+        from desktop_app.engine.loading import load_engine
+
+        engine = load_engine(
+            config.model,
+            device=config.device,
+            dtype=config.dtype,
+            compile_models=config.compile_models,
+        )
+        replica = serve.get_replica_context().replica_id.unique_id
+        self.service = FrameService(engine, config.token_sha256, replica)
+        self._threads = ThreadPoolExecutor(MAX_ONGOING_REQUESTS, thread_name_prefix="frame")
+        _log.info("replica %s ready: %s", replica, engine.info.describe())
+
+    async def __call__(self, request: Request) -> Response:
+        received = time.perf_counter()
+        try:
+            return await self._answer(request, received)
+        except WireError as err:
+            return _error(err.status, str(err))
+        except ClientDisconnect:
+            return _error(400, "the client went away before its request was read")
+        except Exception as err:  # noqa: BLE001 - a reply, never a dead replica
+            _log.exception("frame failed")
+            return _error(500, f"internal error on the server: {type(err).__name__}: {err}")
+
+    async def _answer(self, request: Request, received: float) -> Response:
+        self.service.authorize(request.headers.get("authorization"))
+        path = request.url.path
+        check_endpoint(request.method, path)
+        if path == INFO_PATH:
+            return JSONResponse(self.service.info())
+        headers = request.headers
+        self.service.check_upload(headers.get("content-type"), headers.get("content-length"))
+        body = await _read_body(request)
+        cancel = threading.Event()
+        export = path == EXPORT_PATH
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(
+            self._threads, self.service.frame, body, export, cancel.is_set, received
+        )
+        try:
+            payload = await work
+        except asyncio.CancelledError:
+            cancel.set()  # the client went away: the engine stops at its next model block
+            raise
+        return Response(payload, media_type=CONTENT_TYPE)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused (413) the moment it passes the limit: a body without a declared
+    length is counted as it arrives."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise WireError(413, too_large(len(body)))
+    return bytes(body)
+
+
+def _error(status: int, message: str) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(error_body(message), status, headers, media_type="application/json")

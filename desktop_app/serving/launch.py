@@ -1,0 +1,246 @@
+"""Starting and stopping a server: Ray (a local instance, or an existing cluster with
+``address``), Serve's HTTP proxy with its own TLS options, and the deployment.
+
+Each replica asks Ray for one GPU, or for its share of the CPUs (a CPU replica runs that
+many torch threads), so N replicas on N GPUs, or across the nodes of a cluster, each hold one
+engine. Replicas that cannot be placed, or that fail to load their model, are reported in one
+line instead of a wait without end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from desktop_app.core.errors import InvalidRequestError, LiveCanvasError, ModelLoadError
+from desktop_app.core.wire import DEFAULT_PORT
+from desktop_app.models.presets import DEFAULT_PRESET
+
+APP_NAME = "live-canvas"
+KEEP_ALIVE_S = 60  # an artist pausing for a minute keeps the connection (and its TLS session)
+LOAD_TIMEOUT_S = 1800.0  # a first SDXL load on a slow disk
+_PLACEMENT_HINT_S = 30.0  # replicas not placed after this: say what they wait for
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    model: str = DEFAULT_PRESET
+    device: str | None = None  # None: a GPU per replica if the cluster has GPUs, else CPUs
+    dtype: str | None = None
+    replicas: int = 1
+    autoscale: tuple[int, int] | None = None  # (min, max) replicas, instead of ``replicas``
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    token: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    compile_models: bool = False
+    address: str | None = None  # an existing Ray cluster ("auto", "ray://head:10001", ...)
+    cpus_per_replica: float | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+    @property
+    def most_replicas(self) -> int:
+        return self.autoscale[1] if self.autoscale else self.replicas
+
+
+def require_ray() -> None:
+    try:
+        import ray  # noqa: F401
+        from ray import serve  # noqa: F401
+    except ImportError:
+        raise LiveCanvasError(
+            "serving needs Ray Serve, an optional part: pip install 'live-canvas[serve]' "
+            "(in a checkout: pip install -e '.[serve]')"
+        ) from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail now, in one line, rather than inside Ray's proxy."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise InvalidRequestError(f"cannot listen on {host}: unknown host") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(sockaddr)
+        except OSError as err:
+            raise InvalidRequestError(
+                f"cannot listen on {host}:{port}: {err.strerror or err}"
+            ) from None
+
+
+class Server:
+    """One ``live-canvas serve``: ``start()``, then ``stop()`` (also after a failed start)."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self._started_ray = False
+
+    def start(self, progress: Progress | None = None) -> str:
+        """Deploy and wait until every replica has its model; the address clients use."""
+        progress = progress or (lambda _message: None)
+        require_ray()
+        import ray
+        from ray import serve
+
+        options = self.options
+        # Ray reports usage to its makers unless told not to; a studio's server stays quiet
+        # unless its owner sets RAY_USAGE_STATS_ENABLED=1.
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if not ray.is_initialized():
+            progress("starting Ray" + (f" (joining {options.address})" if options.address else ""))
+            ray.init(
+                address=options.address,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
+            self._started_ray = True
+        device = options.device or ("cuda" if _cluster("GPU") > 0 else "cpu")
+        actor_options, threads = self._resources(device)
+        serve.start(http_options=self._http_options(), logging_config={"log_level": "WARNING"})
+        from desktop_app.serving.deployment import FrameServer, ReplicaConfig
+
+        config = ReplicaConfig(
+            model=options.model,
+            device=device,
+            dtype=options.dtype,
+            compile_models=options.compile_models,
+            token_sha256=_digest(options.token),
+            cpu_threads=threads,
+        )
+        deployment = FrameServer.options(ray_actor_options=actor_options, **self._scaling())
+        progress(f"loading {options.model} in {self._replicas_text()} on {device}")
+        serve.run_many(
+            [serve.RunTarget(deployment.bind(config), name=APP_NAME, route_prefix="/")],
+            wait_for_applications_running=False,
+        )
+        self._wait_until_running(progress)
+        host = f"[{options.host}]" if ":" in options.host else options.host
+        return f"{options.scheme}://{host}:{options.port}"
+
+    def stop(self) -> None:
+        import ray
+        from ray import serve
+
+        if ray.is_initialized():
+            try:
+                serve.shutdown()
+            finally:
+                if self._started_ray:
+                    ray.shutdown()
+
+    # --- the pieces ---------------------------------------------------------------------------
+    def _http_options(self):
+        from ray.serve.config import HTTPOptions
+
+        options = self.options
+        return HTTPOptions(
+            host=options.host,
+            port=options.port,
+            ssl_certfile=options.tls_cert,
+            ssl_keyfile=options.tls_key,
+            keep_alive_timeout_s=KEEP_ALIVE_S,
+        )
+
+    def _resources(self, device: str) -> tuple[dict, int | None]:
+        """Ray resources per replica, and a CPU replica's torch threads."""
+        options, most = self.options, self.options.most_replicas
+        if device.startswith("cuda"):
+            gpus = _cluster("GPU")
+            if not options.address and gpus < most:
+                raise InvalidRequestError(
+                    f"{most} replicas on {device} need {most} GPUs; this machine has {gpus:g}"
+                )
+            return {"num_gpus": 1}, None
+        cores = _cluster("CPU")
+        cpus = options.cpus_per_replica or (1.0 if options.address else cores / most)
+        if not options.address and cpus * most > cores + 1e-9:
+            raise InvalidRequestError(
+                f"{most} replicas of {cpus:g} CPUs need {cpus * most:g} CPUs; "
+                f"this machine has {cores:g}"
+            )
+        return {"num_cpus": cpus}, max(1, int(cpus))
+
+    def _scaling(self) -> dict:
+        options = self.options
+        if options.autoscale is None:
+            return {"num_replicas": options.replicas}
+        low, high = options.autoscale
+        return {
+            "autoscaling_config": {
+                "min_replicas": low,
+                "max_replicas": high,
+                # Each window has at most one frame in flight: one replica per busy artist.
+                "target_ongoing_requests": 1,
+                "upscale_delay_s": 3,
+                "downscale_delay_s": 120,
+            }
+        }
+
+    def _replicas_text(self) -> str:
+        options = self.options
+        if options.autoscale:
+            return f"{options.autoscale[0]} to {options.autoscale[1]} replicas (autoscaling)"
+        return f"{options.replicas} replica{'s' if options.replicas != 1 else ''}"
+
+    def _wait_until_running(self, progress: Progress) -> None:
+        from ray import serve
+
+        start, hinted = time.monotonic(), False
+        while True:
+            app = serve.status().applications.get(APP_NAME)
+            status = str(getattr(app, "status", "NOT_STARTED"))
+            if status.endswith("RUNNING"):
+                return
+            if status.endswith("DEPLOY_FAILED") or status.endswith("UNHEALTHY"):
+                raise ModelLoadError(replica_failure(app))
+            waited = time.monotonic() - start
+            if waited > _PLACEMENT_HINT_S and not hinted and app is not None:
+                hinted = True
+                detail = " ".join(d.message for d in app.deployments.values() if d.message)
+                progress(f"still starting after {waited:.0f} s: {detail or 'loading the model'}")
+            if waited > LOAD_TIMEOUT_S:
+                raise ModelLoadError(f"the replicas did not start within {LOAD_TIMEOUT_S:.0f} s")
+            time.sleep(0.25)
+
+
+def replica_failure(app) -> str:
+    """The one line that says why the replicas failed: our own error message when a replica
+    raised one (its traceback is in Ray's message), else the end of Ray's message."""
+    texts = [app.message] + [d.message for d in app.deployments.values()]
+    text = "\n".join(t for t in texts if t)
+    ours = re.findall(r"desktop_app\.core\.errors\.\w+: (.+)", text)
+    if ours:
+        return f"the model did not load in the server: {ours[-1].strip()}"
+    errors = re.findall(r"^\s*(\w+(?:Error|Exception)): (.+)$", text, re.MULTILINE)
+    if errors:
+        name, message = errors[-1]
+        return f"the server's replicas failed to start: {name}: {message.strip()}"
+    last = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"the server's replicas failed to start: {last[-1] if last else 'no reason given'}"
+
+
+def _cluster(resource: str) -> float:
+    import ray
+
+    return float(ray.cluster_resources().get(resource, 0.0))
+
+
+def _digest(token: str | None) -> str | None:
+    from desktop_app.serving.service import token_digest
+
+    return token_digest(token) if token else None

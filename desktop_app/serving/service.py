@@ -1,0 +1,181 @@
+"""One replica's work, without Ray: who may ask, what a body may hold, the frame itself.
+
+Everything a client sends is checked before it costs anything: the token first (a request
+without it gets 401 and nothing else is read), then the declared type and length (413 before
+a byte of a 50 MB body is decoded), the container, the image's type and dimensions (read from
+its header), and the settings by the same rules and words as a local frame. Only then does
+the frame wait for the engine, which renders one frame at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from desktop_app.core.errors import (
+    DeviceOutOfMemoryError,
+    LiveCanvasError,
+    RenderCancelled,
+)
+from desktop_app.core.metadata import png_info
+from desktop_app.core.settings_table import MAX_PROMPT_CHARS
+from desktop_app.core.types import FrameEngine, ServerTimings
+from desktop_app.core.wire import (
+    CONTENT_TYPE,
+    EXPORT_PATH,
+    FRAME_PATH,
+    INFO_PATH,
+    MAX_BODY_BYTES,
+    MAX_HEADER_BYTES,
+    MAX_SIDE,
+    PROTOCOL,
+    WireError,
+    decode_sketch,
+    encode_picture,
+    pack,
+    read_call,
+    result_header,
+    unpack,
+)
+
+
+def token_digest(token: str) -> str:
+    """What a replica keeps of the token: its SHA-256 (the token itself never leaves the
+    machine that started the server, not even into Ray's cluster state)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class FrameService:
+    def __init__(self, engine: FrameEngine, token_sha256: str | None = None, replica: str = ""):
+        self.engine = engine
+        self.replica = replica
+        self._token_sha256 = token_sha256
+        self._engine_lock = threading.Lock()  # the engine renders one frame at a time
+
+    # --- checks, in the order a request meets them -------------------------------------------
+    def authorize(self, authorization: str | None) -> None:
+        if self._token_sha256 is None:
+            return
+        if not authorization:
+            raise WireError(
+                401, "this server needs its token: give the client --token-file with its token"
+            )
+        scheme, _, given = authorization.partition(" ")
+        digest = hashlib.sha256(given.strip().encode()).hexdigest()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(digest, self._token_sha256):
+            raise WireError(401, "the token is not this server's: check the client's --token-file")
+
+    @staticmethod
+    def check_upload(content_type: str | None, content_length: str | None) -> None:
+        media = (content_type or "").split(";")[0].strip().lower()
+        if media != CONTENT_TYPE:
+            raise WireError(
+                415, f"the body must be {CONTENT_TYPE}, not {content_type or 'untyped'}"
+            )
+        if content_length is None:
+            return  # chunked: the reader counts instead
+        if not content_length.strip().isdigit():
+            raise WireError(400, f"bad Content-Length {content_length!r}")
+        if int(content_length) > MAX_BODY_BYTES:
+            raise WireError(413, too_large(int(content_length)))
+
+    def info(self) -> dict[str, Any]:
+        info = self.engine.info
+        return {
+            "protocol": PROTOCOL,
+            "model": info.model,
+            "family": info.family,
+            "device": info.device,
+            "dtype": info.dtype,
+            "preview_decoder": info.preview_decoder,
+            "is_noise": info.is_noise,
+            "warnings": list(info.warnings),
+            "licence": info.licence,
+            "replica": self.replica,
+            "limits": {
+                "body_bytes": MAX_BODY_BYTES,
+                "header_bytes": MAX_HEADER_BYTES,
+                "side": MAX_SIDE,
+                "prompt_chars": MAX_PROMPT_CHARS,
+            },
+        }
+
+    # --- the frame ---------------------------------------------------------------------------
+    def frame(
+        self,
+        body: bytes,
+        export: bool = False,
+        should_cancel: Callable[[], bool] | None = None,
+        received: float | None = None,
+    ) -> bytes:
+        """The reply body for a frame (or an export: the full-VAE picture as a PNG with the
+        same text chunks as a local export). ``received`` is when the request arrived
+        (``time.perf_counter()``), for the handler time the client subtracts."""
+        received = received if received is not None else time.perf_counter()
+        start = time.perf_counter()
+        header, payload = unpack(body)
+        call = read_call(header, decode_sketch(payload))
+        decode_ms = _ms_since(start)
+        if export and call.model is not None and call.model != self.engine.info.model:
+            raise WireError(
+                409,
+                f"the picture was made with {call.model}, and this server now runs "
+                f"{self.engine.info.model}: it cannot be exported the same",
+            )
+        waiting = time.perf_counter()
+        with self._engine_lock:
+            queue_ms = _ms_since(waiting)
+            result, image = self._render(call.request, export, should_cancel)
+        start = time.perf_counter()
+        if export:
+            picture = encode_picture(image, "png", 100, png_info(result.params))
+        else:
+            picture = encode_picture(image, call.reply.format, call.reply.quality)
+        encode_ms = _ms_since(start)
+        server = ServerTimings(
+            replica=self.replica,
+            queue_ms=queue_ms,
+            decode_ms=decode_ms,
+            encode_ms=encode_ms,
+            handler_ms=_ms_since(received),
+        )
+        header = result_header(
+            call.request.request_id, result.params, result.timings, server, result.warnings
+        )
+        return pack(header, picture)
+
+    def _render(self, request, export: bool, should_cancel):
+        try:
+            result = self.engine.render(request, should_cancel)
+            image = self.engine.export_image(result, should_cancel) if export else result.image
+        except RenderCancelled:
+            raise
+        except DeviceOutOfMemoryError as err:
+            raise WireError(422, str(err)) from None
+        except LiveCanvasError as err:  # a request the model cannot do (colour without encoder)
+            raise WireError(422, str(err)) from None
+        return result, image
+
+
+ENDPOINTS = {INFO_PATH: "GET", FRAME_PATH: "POST", EXPORT_PATH: "POST"}
+
+
+def check_endpoint(method: str, path: str) -> None:
+    """404 for a path the protocol does not have, 405 for the wrong method."""
+    wanted = ENDPOINTS.get(path)
+    if wanted is None:
+        raise WireError(404, f"there is nothing at {path} on a Live Canvas server")
+    if method != wanted:
+        raise WireError(405, f"{path} takes {wanted}, not {method}")
+
+
+def too_large(length: int) -> str:
+    return f"the request is {length:,} bytes; the largest a server takes is {MAX_BODY_BYTES:,}"
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
