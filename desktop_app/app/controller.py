@@ -1,9 +1,10 @@
 """The controller: puts the app's roles together and closes them down in order.
 
 Each role is its own object: ``gate`` (which model, can frames render), ``frames`` (pacing,
-latest wins, what is on screen), ``exports``, ``session`` (the autosave) and ``history``
-(the filmstrip). The controller wires them to the state and the canvas, converts photos to
-line art, and runs the close: nothing in it ever waits on the UI thread.
+latest wins, what is on screen), ``exports``, ``session`` (the autosave), ``server`` (a render
+server's comings and goings) and ``history`` (the filmstrip). The controller wires them to
+the state and the canvas, converts photos to line art, and runs the close: nothing in it ever
+waits on the UI thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from desktop_app.app.frame_pacer import HISTORY_SETTLE_MS, FramePacer
 from desktop_app.app.history import History
 from desktop_app.app.jobs import LineArtJob
 from desktop_app.app.model_gate import ModelGate
+from desktop_app.app.server_link import ServerLink
 from desktop_app.app.session import SessionKeeper
 from desktop_app.app.state import LiveState
 from desktop_app.app.worker import RenderWorker
@@ -68,6 +70,7 @@ class Controller(QObject):
         self.frames = FramePacer(state, worker, self.gate, self.history, history_settle_ms, self)
         self.exports = Exporter(state, worker, self.frames, parent=self)
         self.session = SessionKeeper(state, data_dir, parent=self)
+        self.server = ServerLink(state, worker, self.gate, self.frames, parent=self)
         self.sketch_source = sketch_source
         self._closing = self._closed = False
         self.restore_notices: tuple[str, ...] = ()

@@ -1,7 +1,8 @@
 """The engine functions the app calls, imported lazily (the engine pulls in torch).
 
 Each wrapper imports its engine module on first call, inside whichever thread calls it (the
-render worker), so importing the app layer never imports torch.
+render worker), so importing the app layer never imports torch. A server's engine
+(``desktop_app.remote``) needs no torch at all.
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ def load_engine(
         progress=progress,
         compile_models=compile_models,
     )
+
+
+def connect_server(
+    model: str,
+    progress: Callable[[str], None] | None = None,
+    token_file: str = "",
+    ca_file: str = "",
+) -> Any:
+    """The engine of ``server:URL``: frames render on that server (no torch needed here)."""
+    from desktop_app.remote.engine import connect
+
+    return connect(model, token_file or None, ca_file or None, progress)
 
 
 def lineart_from_photo(image: np.ndarray) -> np.ndarray:

@@ -47,6 +47,7 @@ class FramePacer(QObject):
     result_shown = Signal(object)  # FrameResult now on screen
     render_failed = Signal(str)
     stats_changed = Signal(float, float)  # last frame latency (ms), frames per second
+    frame_requested = Signal(int)  # request id, handed to the worker
 
     def __init__(
         self,
@@ -138,6 +139,7 @@ class FramePacer(QObject):
         if request is None:
             return None
         self.worker.submit(request, force=force, supersede=supersede)
+        self.frame_requested.emit(request.request_id)
         self._sent_sketches[request.request_id] = request.sketch
         if len(self._sent_sketches) > KEPT_SKETCHES:  # no result for a while (model failing)
             del self._sent_sketches[min(self._sent_sketches)]

@@ -12,6 +12,7 @@ from desktop_app.app.state import LiveState
 from desktop_app.app.worker import RenderWorker
 from desktop_app.core.types import EngineInfo
 from desktop_app.models.presets import DEFAULT_PRESET
+from desktop_app.remote.address import describe_server, is_server_model
 
 
 class ModelGate(QObject):
@@ -62,8 +63,16 @@ class ModelGate(QObject):
             self._cache_job = CacheCheckJob(model, self.variant, self.device)
             self.worker.submit_job(self._cache_job)
             return False
-        self.status_changed.emit(f"Loading {model}…")
         self._requested = True
+        if is_server_model(model):
+            self.status_changed.emit(f"Connecting to {describe_server(model)}…")
+            options = {
+                "token_file": self.state.server_token_file,
+                "ca_file": self.state.server_ca_file,
+            }
+            self.worker.load_model(model, None, **options)
+            return True
+        self.status_changed.emit(f"Loading {model}…")
         self.worker.load_model(model, self.device)
         return True
 

@@ -18,6 +18,7 @@ from PySide6.QtCore import QSettings
 from desktop_app.app.worker import Loader
 from desktop_app.core.errors import ModelLoadError
 from desktop_app.models.presets import PRESETS
+from desktop_app.remote.address import is_server_model
 
 USER_PREFIX = "user:"
 SETTINGS_KEY = "user_presets"
@@ -128,9 +129,14 @@ class UserPresetStore:
 
 
 def resolving_loader(loader: Loader | None, store: UserPresetStore) -> Loader:
-    """A loader that also understands ``user:NAME``; others go to ``loader`` unchanged."""
+    """A loader that also understands ``user:NAME`` and ``server:URL`` (whose ``options``
+    are the server's token and CA files); others go to ``loader`` unchanged."""
 
-    def load(model: str, device: str | None = None, progress: Any = None) -> Any:
+    def load(model: str, device: str | None = None, progress: Any = None, **options: Any) -> Any:
+        if is_server_model(model):
+            from desktop_app.app import engine_api
+
+            return engine_api.connect_server(model, progress, **options)
         name = user_preset_name(model)
         if name is None:
             if loader is None:

@@ -19,10 +19,10 @@ from typing import Any
 from PySide6.QtCore import QMutex, QMutexLocker, QObject, QThread, QWaitCondition, Signal
 
 from desktop_app.app.jobs import Job
-from desktop_app.core.errors import LiveCanvasError, RenderCancelled
+from desktop_app.core.errors import LiveCanvasError, RenderCancelled, ServerUnavailableError
 from desktop_app.core.types import FrameEngine, RenderRequest
 
-Loader = Callable[..., Any]  # (model, device=None, progress=None) -> FrameEngine
+Loader = Callable[..., Any]  # (model, device=None, progress=None, **options) -> FrameEngine
 
 # A newer settled request cancels the frame in flight only when that frame is expected to
 # need at least this much longer: finishing a nearly done frame shows a picture sooner than
@@ -56,6 +56,9 @@ class RenderWorker(QThread):
     failed = Signal(int, str)  # request_id, message
     cancelled = Signal(int)  # request_id of a frame given up for a newer one
     progress_changed = Signal(str)
+    # A frame or a load failed because the server that renders them cannot be reached (as
+    # well as ``failed`` / ``load_failed``): worth trying again in a while.
+    unavailable = Signal(str)
     job_done = Signal(object, object)  # Job, value
     job_failed = Signal(object, str)  # Job, message
 
@@ -70,7 +73,7 @@ class RenderWorker(QThread):
         self._condition = QWaitCondition()
         self._abort = False
         self._drop_jobs = False  # the user gave up on queued work: the job running stops too
-        self._pending_load: tuple[str, str | None] | None = None
+        self._pending_load: tuple[str, str | None, dict[str, Any]] | None = None
         self._pending: tuple[RenderRequest, bool, bool] | None = None
         self._jobs: deque[Job] = deque()
         # Touched only from the worker thread:
@@ -87,9 +90,11 @@ class RenderWorker(QThread):
         self.rendered_count = 0  # frames actually rendered (for benchmarks)
 
     # --- called from the UI thread -------------------------------------------------------
-    def load_model(self, model: str, device: str | None = None) -> None:
+    def load_model(self, model: str, device: str | None = None, **options: Any) -> None:
+        """Load ``model`` next; ``options`` go to the loader as they are (a server's token
+        file, captured here on the UI thread)."""
         with QMutexLocker(self._mutex):
-            self._pending_load = (model, device)
+            self._pending_load = (model, device, options)
             self._start_or_wake()
 
     def submit(self, request: RenderRequest, force: bool = False, supersede: bool = False) -> None:
@@ -172,7 +177,10 @@ class RenderWorker(QThread):
             raise _Aborted
         self.progress_changed.emit(message)
 
-    def _load(self, model: str, device: str | None) -> None:
+    def _load(self, model: str, device: str | None, options: dict[str, Any]) -> None:
+        close = getattr(self._engine, "close", None)  # a server connection
+        if close is not None:
+            close()
         self._engine = None  # free the old model's memory before loading the next one
         # Compiled forwards refer back to their modules, so the old model is a reference
         # cycle that only the collector frees; collect now, not after the new one has loaded.
@@ -182,12 +190,13 @@ class RenderWorker(QThread):
         self._superseded_in_row = 0
         self.progress_changed.emit(f"Loading {model}…")
         try:
-            engine = self._loader(model, device=device, progress=self._progress)
+            engine = self._loader(model, device=device, progress=self._progress, **options)
         except _Aborted:
             return
         except Exception as err:  # noqa: BLE001 - every failure is shown, the thread lives on
             self._load_error = f"the model did not load: {user_message(err)}"
             if not (self._abort or self._superseded()):
+                self._say_if_unavailable(err)
                 self.load_failed.emit(user_message(err))
             return
         self._engine = engine
@@ -239,6 +248,7 @@ class RenderWorker(QThread):
         except Exception as err:  # noqa: BLE001 - reported; the worker keeps serving
             self._last = None
             if not self._abort:
+                self._say_if_unavailable(err)
                 self.failed.emit(request.request_id, user_message(err))
             return
         took = time.monotonic() - self._frame_started
@@ -249,6 +259,10 @@ class RenderWorker(QThread):
         self.rendered_count += 1
         if not self._abort:
             self.result_ready.emit(result)
+
+    def _say_if_unavailable(self, err: Exception) -> None:
+        if isinstance(err, ServerUnavailableError):
+            self.unavailable.emit(user_message(err))
 
     def _jobs_dropped(self) -> bool:
         return self._drop_jobs

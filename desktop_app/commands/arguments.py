@@ -52,7 +52,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--model, --device, --dtype, --controlnet, --preview-decoder: what loads a model."""
     parser.add_argument(
         "--model",
-        default=DEFAULT_PRESET,
+        default=None,
         help=f"preset, hub id, model folder or .safetensors (default {DEFAULT_PRESET})",
     )
     add_device_arguments(parser, "default: float16 on GPUs, bfloat16 on CPUs with native support")
@@ -62,3 +62,50 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="tiny autoencoder: folder, hub id or raw taesd*_decoder.safetensors",
     )
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, dest_prefix: str = "") -> None:
+    """--server, --token-file, --server-ca: frames from ``live-canvas serve`` elsewhere."""
+    parser.add_argument(
+        "--server",
+        dest=f"{dest_prefix}server",
+        metavar="URL",
+        default=None,
+        help="render on a live-canvas server (http://host:8470) instead of this computer",
+    )
+    parser.add_argument(
+        "--token-file",
+        dest=f"{dest_prefix}token_file",
+        default=None,
+        help="the server's token file (needed when the server is on another machine)",
+    )
+    parser.add_argument(
+        "--server-ca",
+        dest=f"{dest_prefix}server_ca",
+        metavar="FILE",
+        default=None,
+        help="the server's certificate (PEM), for an https:// server this computer does not trust",
+    )
+
+
+def server_choice(
+    server: str | None, token_file: str | None, given: dict[str, object]
+) -> str | None:
+    """``server:URL`` for ``--server``, after the checks that can be made before connecting;
+    ``given`` are the options that choose a local model (none may be set with a server)."""
+    from desktop_app.core.tokens import read_token
+    from desktop_app.remote.address import server_model
+
+    if server is None:
+        if token_file:
+            raise InvalidRequestError("--token-file goes with --server")
+        return None
+    for flag, value in given.items():
+        if value:
+            raise InvalidRequestError(
+                f"{flag} and --server cannot be combined: the server runs its own model "
+                "(live-canvas serve --model ...)"
+            )
+    if token_file:
+        read_token(token_file)
+    return server_model(server)

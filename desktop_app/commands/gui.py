@@ -8,6 +8,8 @@ import logging
 import os
 import sys
 
+from desktop_app.commands.arguments import add_server_arguments, server_choice
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -18,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default: the last one used",
     )
     parser.add_argument("--device", dest="app_device", default=None, help="cpu, cuda, mps")
+    add_server_arguments(parser, dest_prefix="app_")
     parser.add_argument(
         "--quit-after-first-frame",
         dest="app_quit_after_first_frame",
@@ -41,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from desktop_app.ui.startup import create_window
     from desktop_app.ui.theme import apply_theme
 
+    given = {"--model": args.app_model, "--device": args.app_device}
+    server = server_choice(args.app_server, args.app_token_file, given)
     set_application_names()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     # The window hides at once on close; the app quits when the close has finished (the frame
@@ -53,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
         loader = functools.partial(engine_api.load_engine, compile_models=True)
     window = create_window(
-        model=getattr(args, "app_model", None),
+        model=server or getattr(args, "app_model", None),
+        server_files=(args.app_token_file, args.app_server_ca) if server else None,
         device=getattr(args, "app_device", None),
         loader=loader,
         quit_after_first_frame=getattr(args, "app_quit_after_first_frame", False),

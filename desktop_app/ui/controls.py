@@ -23,18 +23,21 @@ from desktop_app.app.state import LiveState
 from desktop_app.app.user_presets import USER_PREFIX, UserPreset
 from desktop_app.core.settings_table import MAX_SEED
 from desktop_app.models.presets import PRESETS
+from desktop_app.remote.address import describe_server, is_server_model
 from desktop_app.ui.bindings import bind_checked, bind_combo, bind_slider, bind_spin, bind_text
 from desktop_app.ui.theme import icon
 
 MENU_PRESETS = ("sdxl-turbo", "sdxs", "sd-turbo", "tiny")
 LOCAL_FOLDER = "__local_folder__"
 NEW_USER_PRESET = "__new_user_preset__"
+ON_A_SERVER = "__on_a_server__"
 
 
 class ControlPanel(QWidget):
     generate_clicked = Signal()
     export_clicked = Signal()
     new_preset_requested = Signal()
+    server_requested = Signal()
 
     def __init__(
         self,
@@ -70,6 +73,12 @@ class ControlPanel(QWidget):
             self.preset.setItemData(
                 self.preset.count() - 1, PRESETS[name].description, Qt.ItemDataRole.ToolTipRole
             )
+        self.preset.addItem("Render on a server…", ON_A_SERVER)
+        self.preset.setItemData(
+            self.preset.count() - 1,
+            "Draw here, render on a GPU elsewhere (live-canvas serve)",
+            Qt.ItemDataRole.ToolTipRole,
+        )
         self.preset.addItem("Local folder…", LOCAL_FOLDER)
         self.preset.addItem("New preset…", NEW_USER_PRESET)
         self.preset.setItemData(
@@ -176,16 +185,20 @@ class ControlPanel(QWidget):
 
     def _show_preset(self, preset: str) -> None:
         index = self.preset.findData(preset)
-        if index < 0:  # a hub id or a folder: list it above "Local folder…"
-            self.preset.insertItem(self.preset.findData(LOCAL_FOLDER), preset, preset)
+        if index < 0:  # a hub id, a folder or a server: list it above the choices
+            text = f"server: {describe_server(preset)}" if is_server_model(preset) else preset
+            self.preset.insertItem(self.preset.findData(ON_A_SERVER), text, preset)
             index = self.preset.findData(preset)
         self.preset.setCurrentIndex(index)
 
     def _on_preset_activated(self, index: int) -> None:
         value = self.preset.itemData(index)
-        if value == NEW_USER_PRESET:
-            self._show_preset(self.state.preset)
-            self.new_preset_requested.emit()
+        if value in (NEW_USER_PRESET, ON_A_SERVER):
+            self._show_preset(self.state.preset)  # the dialog that follows sets the preset
+            if value == NEW_USER_PRESET:
+                self.new_preset_requested.emit()
+            else:
+                self.server_requested.emit()
             return
         if value == LOCAL_FOLDER:
             folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -11,17 +9,16 @@ from PySide6.QtWidgets import (
     QBoxLayout,
     QColorDialog,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.app.controller import Controller, cpu_note
+from desktop_app.app.controller import Controller
 from desktop_app.app.imaging import load_image_file
 from desktop_app.app.settings import PreferencesKeeper
 from desktop_app.app.user_presets import UserPreset, UserPresetStore
-from desktop_app.core.types import EngineInfo, FrameResult
+from desktop_app.core.types import FrameResult
 from desktop_app.ui.banner import Banner
 from desktop_app.ui.bindings import bind_brush
 from desktop_app.ui.canvas import SketchCanvas
@@ -32,6 +29,9 @@ from desktop_app.ui.download_offer import DownloadOffer
 from desktop_app.ui.export_menu import ExportMenu
 from desktop_app.ui.filmstrip import Filmstrip
 from desktop_app.ui.image_view import ImageView
+from desktop_app.ui.model_status import ModelStatus
+from desktop_app.ui.server_banner import ServerBanner
+from desktop_app.ui.server_dialog import ServerDialog
 from desktop_app.ui.theme import icon
 from desktop_app.ui.tool_bar import ToolBar
 from desktop_app.ui.user_preset_dialog import UserPresetDialog
@@ -68,16 +68,20 @@ class MainWindow(QMainWindow):
         self.preview = ImageView("The picture appears here")
         self.controls = ControlPanel(self.state, user_presets=self.user_presets.all())
         self.filmstrip = Filmstrip(controller.history)
-        self.load_banner = Banner("error")
-        self.noise_banner = Banner("warning", closable=False)
+        self.model_status = ModelStatus(controller, self.statusBar(), self)
+        self.status = self.model_status.labels
+        self.load_banner = self.model_status.load_banner
+        self.noise_banner = self.model_status.noise_banner
+        self.cpu_banner = self.model_status.cpu_banner
         self.error_banner = Banner("error")
-        self.cpu_banner = Banner("info")
         self.restore_banner = Banner("warning")
 
         central = QWidget()
         column = QVBoxLayout(central)
+        self.server_banner = ServerBanner(controller.server, self.statusBar())
         banners = (
             self.restore_banner,
+            self.server_banner,
             self.load_banner,
             self.noise_banner,
             self.error_banner,
@@ -94,7 +98,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self._build_actions()
-        self._build_status_bar()
+        self.device_label, self.model_label = self.status.device, self.status.model
+        self.latency_label, self.origin_label = self.status.latency, self.status.origin
         self._connect()
         self._show_layout(self.state.layout)
         self.state.layout_changed.connect(self._show_layout)
@@ -169,25 +174,17 @@ class MainWindow(QMainWindow):
         self.addToolBar(tools)
         self._update_colour_icon()
 
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.device_label = QLabel("device: –")
-        self.model_label = QLabel("model: loading")
-        self.latency_label = QLabel("– ms")
-        self.fps_label = QLabel("– fps")
-        for label in (self.device_label, self.model_label, self.latency_label, self.fps_label):
-            bar.addPermanentWidget(label)
-
     def _connect(self) -> None:
         c, canvas = self.controller, self.canvas
         canvas.content_changed.connect(c.sketch_changed)
         canvas.image_dropped.connect(self.import_image)
         c.gate.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.session.notice.connect(self.show_error)
-        c.gate.engine_loaded.connect(self._on_engine_loaded)
+        c.gate.engine_loaded.connect(self.model_status.engine_loaded)
         c.gate.engine_failed.connect(self._on_engine_failed)
         c.gate.download_needed.connect(self._on_download_needed)
         self.controls.new_preset_requested.connect(self.new_user_preset)
+        self.controls.server_requested.connect(self.show_server_dialog)
         c.frames.result_shown.connect(self._on_result)
         c.frames.render_failed.connect(self._on_render_failed)
         c.frames.stats_changed.connect(self._on_stats)
@@ -243,55 +240,18 @@ class MainWindow(QMainWindow):
     def _toggle_layout(self) -> None:
         self.set_layout("side" if self.state.layout == "stacked" else "stacked")
 
-    def _on_engine_loaded(self, info: EngineInfo) -> None:
-        self.load_banner.hide()
-        self.device_label.setText(f"device: {info.device}")
-        self.model_label.setText(f"model: {info.model}")
-        self.model_label.setToolTip(info.describe())
-        note = cpu_note(info)
-        self.device_label.setToolTip(note or "")
-        if note:
-            self.cpu_banner.show_message(note)
-            self.statusBar().showMessage(note, 15000)
-        else:
-            self.cpu_banner.hide()
-        if info.is_noise:
-            self.noise_banner.show_message(
-                f"{info.model} has random weights: the picture is noise, not your prompt. "
-                "Choose sdxl-turbo or sd-turbo for real pictures."
-            )
-        else:
-            self.noise_banner.hide()
-
     def _on_engine_failed(self, message: str) -> None:
-        self.model_label.setText("model: none")
-        self.device_label.setText("device: –")
-        self.noise_banner.hide()
-        self.cpu_banner.hide()
-        self.load_banner.show_message(
-            f"The model did not load: {message}. You can keep sketching.", *self._tiny_offer()
-        )
+        self.model_status.engine_failed(message)
         if self.quit_after_first_frame:
             self.exit_code = 1
             QTimer.singleShot(0, self.close)
-
-    def _tiny_offer(self) -> tuple[tuple[str, Callable[[], None]], ...]:
-        """The way out when a model cannot be had: the built-in tiny model (noise, but live)."""
-        if self.state.preset == "tiny":
-            return ()
-        return (("Use the tiny test model", lambda: setattr(self.state, "preset", "tiny")),)
 
     # --- downloads and user presets --------------------------------------------------------
     def _on_download_needed(self, check) -> None:
         if self.quit_after_first_frame:  # a smoke test: no one is there to click Download
             self._on_engine_failed(f"{check.preset} is not downloaded")
             return
-        self.model_label.setText("model: not downloaded")
-        self.load_banner.show_message(
-            f"{check.preset} is not downloaded yet. You can keep sketching.",
-            ("Download…", lambda: self.show_download_dialog(check)),
-            *self._tiny_offer(),
-        )
+        self.model_status.not_downloaded(check.preset, lambda: self.show_download_dialog(check))
         self.downloads.offer(check)
 
     @property
@@ -312,6 +272,19 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def show_server_dialog(self) -> ServerDialog:
+        before = self.state.preset
+        dialog = ServerDialog(self.state, self)
+
+        def connect_again() -> None:  # the same server, maybe with another token file
+            if self.state.preset == before:
+                self.controller.load_model()
+
+        dialog.accepted.connect(connect_again)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
     def add_user_preset(self, preset: UserPreset | None) -> None:
         if preset is None:
             return
@@ -321,16 +294,17 @@ class MainWindow(QMainWindow):
 
     def _on_result(self, result: FrameResult) -> None:
         self.preview.set_array(result.image)
+        self.status.show_origin(result)
         self.error_banner.hide()
         if self.quit_after_first_frame:
             QTimer.singleShot(0, self.close)
 
     def _on_render_failed(self, message: str) -> None:
-        self.show_error(f"The picture could not be rendered: {message}")
+        if self.controller.server.trouble is None:  # else the server banner says it
+            self.show_error(f"The picture could not be rendered: {message}")
 
     def _on_stats(self, latency_ms: float, fps: float) -> None:
-        self.latency_label.setText(f"{latency_ms:.0f} ms")
-        self.fps_label.setText(f"{fps:.1f} fps" if fps else "– fps")
+        self.status.show_stats(latency_ms, fps)
 
     def show_notices(self, notices: list[str] | tuple[str, ...]) -> None:
         """What the saved state lost at startup, said once (the app started normally)."""

@@ -27,11 +27,13 @@ def create_window(
     data_dir: Path | None = None,
     quit_after_first_frame: bool = False,
     restore: bool = True,
+    server_files: tuple[str | None, str | None] | None = None,
 ) -> MainWindow:
     """Build the main window; call ``window.show()`` then ``window.start()`` to load the model.
 
     ``loader`` replaces ``load_engine`` (tests pass a fake); ``qsettings`` and ``data_dir``
-    redirect the preferences and the autosave.
+    redirect the preferences and the autosave. ``server_files`` (the token and certificate
+    files) go with a ``server:URL`` model.
     """
     qsettings = qsettings if qsettings is not None else QSettings()
     prefs, notices = read_prefs(qsettings)
@@ -39,6 +41,9 @@ def create_window(
     state.apply(prefs)
     if model:
         state.preset = model
+    if server_files is not None:
+        state.server_token_file = server_files[0] or ""
+        state.server_ca_file = server_files[1] or ""
     user_presets = UserPresetStore(qsettings)
     worker = RenderWorker(resolving_loader(loader, user_presets))
     controller = Controller(

@@ -179,7 +179,7 @@ def test_cpu_engine_says_what_speed_to_expect(qtbot, make_window):
     assert cpu_note(gpu) is None
     cpu = EngineInfo("sdxl-turbo", "sdxl", "cpu", "float32", "madebyollin/taesdxl")
     assert "float32" in cpu_note(cpu) and "seconds a frame" in cpu_note(cpu)
-    window._on_engine_loaded(gpu)
+    window.model_status.engine_loaded(gpu)
     assert not window.cpu_banner.isVisible()
 
 
