@@ -147,7 +147,7 @@ def run(
 ) -> dict:
     import torch
 
-    from desktop_app.bench.tools import StrokeSketch
+    from desktop_app.bench.common import StrokeSketch
     from desktop_app.core.types import RenderRequest
     from desktop_app.engine.loading import load_engine
 

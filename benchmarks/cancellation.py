@@ -196,7 +196,7 @@ def run(
     import torch
 
     from desktop_app.app.worker import _FRAME_TIME_WEIGHT, SUPERSEDE_MIN_REMAINING_S
-    from desktop_app.bench.tools import StrokeSketch, load_average
+    from desktop_app.bench.common import StrokeSketch, load_average
     from desktop_app.core.errors import RenderCancelled
     from desktop_app.core.types import RenderRequest
     from desktop_app.engine.loading import load_engine

@@ -42,13 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from desktop_app.bench.tools import (
-    ForwardTimer,
-    MemoryProbe,
-    SharedModules,
-    StrokeSketch,
-    load_average,
-)
+from desktop_app.bench.common import StrokeSketch, load_average
+from desktop_app.bench.tools import ForwardTimer, MemoryProbe, SharedModules
 from desktop_app.core.types import RenderRequest
 from desktop_app.engine.device import dtype_name, pick_placement
 from desktop_app.engine.parts import ModelParts

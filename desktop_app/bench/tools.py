@@ -3,13 +3,10 @@ changes every frame, the forward timer, the memory probe, and the module set the
 
 from __future__ import annotations
 
-import math
-import os
 import resource
 import sys
 import time
 
-import numpy as np
 import torch
 
 from desktop_app.engine.cpu_weights import PackedWeights, release_freed_memory
@@ -54,38 +51,6 @@ class SharedModules:
         if changed and self._trim:
             release_freed_memory()
         return changed
-
-
-class StrokeSketch:
-    """Dark lines on white paper; every ``next()`` adds one more segment of a looping stroke,
-    so no two frames see the same pixels (as when someone is drawing)."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self.image = np.full((size, size, 3), 255, np.uint8)
-        self._count = 0
-        margin = size // 8
-        self._line((margin, margin), (size - margin, margin))  # a horizon, so frame 0 has ink
-        self._last = self._point(0)
-
-    def _point(self, k: int) -> tuple[float, float]:
-        c, r = self.size / 2, self.size * 0.35
-        return c + r * math.sin(0.7 * k), c + r * math.cos(0.45 * k)
-
-    def _line(self, a: tuple[float, float], b: tuple[float, float], radius: int = 2) -> None:
-        steps = max(2, int(math.dist(a, b)) + 1)
-        for x, y in zip(
-            np.linspace(a[0], b[0], steps), np.linspace(a[1], b[1], steps), strict=True
-        ):
-            xi, yi = int(x), int(y)
-            self.image[max(0, yi - radius) : yi + radius, max(0, xi - radius) : xi + radius] = 20
-
-    def next(self) -> np.ndarray:
-        self._count += 1
-        point = self._point(self._count)
-        self._line(self._last, point)
-        self._last = point
-        return self.image.copy()  # the app hands the engine a snapshot, not the live canvas
 
 
 class ForwardTimer:
@@ -195,11 +160,3 @@ class MemoryProbe:
 def _vm_hwm_mb() -> float:
     with open("/proc/self/status", encoding="ascii") as f:
         return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 2**10
-
-
-def load_average() -> float | None:
-    """The 1-minute load average: other processes on the machine skew CPU timings badly."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None

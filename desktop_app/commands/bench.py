@@ -14,7 +14,13 @@ import platform
 import shlex
 import sys
 
-from desktop_app.commands.arguments import add_device_arguments, add_setting_argument, ranged
+from desktop_app.commands.arguments import (
+    add_device_arguments,
+    add_server_arguments,
+    add_setting_argument,
+    ranged,
+    server_choice,
+)
 
 
 def add_parser(subparsers) -> None:
@@ -26,7 +32,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument(
         "--model",
-        default="tiny",
+        default=None,
         help="preset, model folder, .safetensors, random:sdxl, random:sd21, random:sd15 or tiny "
         "(default tiny)",
     )
@@ -58,12 +64,48 @@ def add_parser(subparsers) -> None:
         help="torch.compile the engine's models (as the app's --compile); the compile time "
         "shows in the first warm-up frame, the stock pipeline stays uncompiled",
     )
+    add_server_arguments(p)
+    remote = p.add_argument_group("with --server")
+    remote.add_argument(
+        "--clients",
+        type=client_counts,
+        default=(1, 2, 4),
+        help="concurrent clients to measure, comma-separated (default 1,2,4)",
+    )
+    remote.add_argument(
+        "--seconds",
+        type=ranged(float, 1.0, 3600.0, "seconds"),
+        default=10.0,
+        help="how long each concurrency level draws (default 10)",
+    )
+    remote.add_argument(
+        "--no-lan", action="store_true", help="skip the frames through a simulated LAN link"
+    )
     p.set_defaults(handler=run)
+
+
+def client_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or not all(1 <= n <= 64 for n in counts):
+        raise argparse.ArgumentTypeError(
+            f"clients must be whole numbers from 1 to 64 separated by commas, got {text!r}"
+        )
+    return counts
 
 
 def command_line(args: argparse.Namespace) -> str:
     """The run as a command with every setting spelled out, so a result can be reproduced."""
-    argv = ["live-canvas", "bench", "--model", args.model, "--size", str(args.size)]
+    if args.server:
+        argv = ["live-canvas", "bench", "--server", args.server, "--size", str(args.size)]
+        argv += ["--frames", str(args.frames), "--warmup", str(args.warmup)]
+        argv += ["--clients", ",".join(map(str, args.clients)), "--seconds", f"{args.seconds:g}"]
+        argv += ["--no-lan"] if args.no_lan else []
+        argv += ["--json"] if args.json else []
+        return shlex.join(argv)
+    argv = ["live-canvas", "bench", "--model", args.model or "tiny", "--size", str(args.size)]
     argv += ["--frames", str(args.frames), "--warmup", str(args.warmup)]
     for flag, value in (("--device", args.device), ("--dtype", args.dtype)):
         if value:
@@ -75,10 +117,15 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    given = {"--model": args.model, "--device": args.device, "--dtype": args.dtype}
+    given |= {"--compile": args.compile, "--no-baseline": args.no_baseline}
+    server = server_choice(args.server, args.token_file, given)
+    if server is not None:
+        return run_remote(args, server)
     from desktop_app.bench.benchmark import BenchConfig, run_benchmark
 
     config = BenchConfig(
-        model=args.model,
+        model=args.model or "tiny",
         size=args.size,
         frames=args.frames,
         warmup=args.warmup,
@@ -96,6 +143,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary(report))
     return 0
+
+
+def run_remote(args: argparse.Namespace, server: str) -> int:
+    from desktop_app.bench.remote import RemoteBenchConfig, run_remote_bench, summary_text
+
+    config = RemoteBenchConfig(
+        server=server,
+        token_file=args.token_file,
+        ca_file=args.server_ca,
+        size=args.size,
+        frames=args.frames,
+        warmup=args.warmup,
+        clients=args.clients,
+        seconds=args.seconds,
+        lan=not args.no_lan,
+    )
+    report = run_remote_bench(config, progress=lambda msg: print(msg, file=sys.stderr))
+    report["client"] = client_machine()
+    report["date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    report["command"] = command_line(args)
+    print(json.dumps(report, indent=2) if args.json else summary_text(report))
+    return 0
+
+
+def client_machine() -> dict:
+    """This side of a remote bench (no torch needed here)."""
+    cpu = platform.processor() or platform.machine()
+    return {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform()}
 
 
 def machine_info(device: str) -> dict:
