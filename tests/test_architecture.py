@@ -56,7 +56,10 @@ def imported_top_level_modules(*folders: str) -> dict[str, str]:
     """Every module imported under ``folders`` (at any depth, lazily or not) -> one file."""
     found: dict[str, str] = {}
     paths = [path for folder in folders for path in (ROOT / folder).rglob("*.py")]
-    local = {path.stem for path in paths}  # the tests' own helpers (doubles, fake_hub, ...)
+    # The tests' own helpers (doubles, fake_hub, ...), wherever under tests/ they live.
+    local = {
+        path.stem for folder in ("tests", "benchmarks") for path in (ROOT / folder).rglob("*.py")
+    }
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -82,15 +85,56 @@ def undeclared(imported: dict[str, str], declared: set[str]) -> dict[str, str]:
     }
 
 
+def serve_extra() -> set[str]:
+    """What the serve extra brings: Ray Serve and what it serves HTTP with."""
+    return declared_dependencies("serve") | {"starlette"}
+
+
 def test_every_third_party_import_is_a_declared_dependency():
-    missing = undeclared(imported_top_level_modules("desktop_app"), declared_dependencies())
+    serving = ("desktop_app/serving",)
+    everything_else = {
+        module: where
+        for module, where in imported_top_level_modules("desktop_app").items()
+        if not where.startswith(serving)
+    }
+    missing = undeclared(everything_else, declared_dependencies())
     assert not missing, f"imported but not in pyproject's dependencies: {missing}"
+    missing = undeclared(
+        imported_top_level_modules(*serving), declared_dependencies() | serve_extra()
+    )
+    assert not missing, (
+        f"the server imports what neither it nor the serve extra declares: {missing}"
+    )
 
 
 def test_every_import_of_the_tests_and_benchmarks_is_declared():
     declared = declared_dependencies() | declared_dependencies("test")
     missing = undeclared(imported_top_level_modules("tests", "benchmarks"), declared)
+    missing = {m: w for m, w in missing.items() if not w.startswith("tests/serving")}
     assert not missing, f"imported but not in pyproject's dependencies or test extra: {missing}"
+    missing = undeclared(imported_top_level_modules("tests/serving"), declared | serve_extra())
+    assert not missing, f"the serve tests import what no extra declares: {missing}"
+
+
+def test_only_the_server_needs_ray():
+    """The app, its commands and the remote client start without the serve extra."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('ray', 'starlette'):\n"
+        "            raise ImportError(f'{name} is blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import desktop_app.ui.main_window, desktop_app.remote.engine, desktop_app.bench.remote\n"
+        "from desktop_app.cli import main\n"
+        "sys.exit(main(['serve', '--model', 'tiny']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [
+        "live-canvas: error: serving needs Ray Serve, an optional part: pip install "
+        "'live-canvas[serve]' (in a checkout: pip install -e '.[serve]')"
+    ]
 
 
 def test_ruff_is_clean():

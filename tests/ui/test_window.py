@@ -8,31 +8,13 @@ import time
 
 import numpy as np
 from doubles import FakeEngine
-from PySide6.QtCore import QPoint, Qt
+from drawing import first_frame, stroke
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
 from desktop_app.app import controller as controller_module
 from desktop_app.core.errors import ModelLoadError
-
-
-def stroke(qtbot, canvas, start=(0.2, 0.2), end=(0.7, 0.6)):
-    rect = canvas.image_rect()
-
-    def at(fx, fy):
-        return QPoint(int(rect.x() + rect.width() * fx), int(rect.y() + rect.height() * fy))
-
-    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at(*start))
-    for i in range(1, 6):
-        f = i / 5
-        qtbot.mouseMove(canvas, at(start[0] + (end[0] - start[0]) * f,
-                                   start[1] + (end[1] - start[1]) * f))
-    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at(*end))
-
-
-def first_frame(qtbot, window):
-    qtbot.waitUntil(lambda: not window.preview.image().isNull(), timeout=5000)
-    return window.preview.to_numpy()
 
 
 def test_live_drawing_updates_the_picture(qtbot, make_window):
