@@ -116,22 +116,28 @@ def test_a_server_that_died_is_unavailable_not_a_crash(fake_served, sketch):
         remote.render(RenderRequest(sketch=sketch, size=128))
 
 
-def test_tokens(engine, tmp_path, sketch):
-    server = ServiceServer(FrameService(FakeEngine(), token_digest(TOKEN)))
+def test_tokens(tmp_path, sketch):
+    engine = FakeEngine()
+    server = ServiceServer(FrameService(engine, token_digest(TOKEN)))
     server.start()
     right, wrong = tmp_path / "right", tmp_path / "wrong"
     right.write_text(TOKEN)
     wrong.write_text("x" * 32)
     try:
-        assert connect(server.url, token_file=str(right)).render(
-            RenderRequest(sketch=sketch, size=128)
-        )
         with pytest.raises(ServerRefusedError, match="needs its token"):
             connect(server.url)
         with pytest.raises(ServerRefusedError, match="not this server's"):
             connect(server.url, token_file=str(wrong))
         with pytest.raises(InvalidRequestError, match="does not exist"):
             connect(server.url, token_file=str(tmp_path / "missing"))
+        remote = connect(server.url, token_file=str(right))
+        remote.connection._headers["Authorization"] = "Bearer " + "y" * 32  # a token gone stale
+        with pytest.raises(ServerRefusedError):
+            remote.render(RenderRequest(sketch=sketch, size=128))
+        assert engine.rendered == [] and server.frames_received == []  # no work was done
+        assert connect(server.url, token_file=str(right)).render(
+            RenderRequest(sketch=sketch, size=128)
+        )
     finally:
         server.stop()
 

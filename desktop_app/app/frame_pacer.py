@@ -162,7 +162,9 @@ class FramePacer(QObject):
         if len(self._arrivals) > 1:
             span = self._arrivals[-1] - self._arrivals[0]
             fps = (len(self._arrivals) - 1) / span if span > 0 else 0.0
-        self.stats_changed.emit(float(result.timings.total_ms), fps)
+        # What the person waited: a served frame's round trip, not only its model time.
+        latency = result.remote.total_ms if result.remote else result.timings.total_ms
+        self.stats_changed.emit(float(latency), fps)
         self._settle.start()
 
     def show_result(self, result: FrameResult) -> None:

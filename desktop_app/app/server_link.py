@@ -79,9 +79,11 @@ class ServerLink(QObject):
         if not self.active:
             return
         self._slow.stop()
+        self.trouble = message
+        if self._retry.isActive():
+            return  # a stroke's frame failed while a retry waits: that retry still comes first
         delay = BACKOFF_S[min(self.failures, len(BACKOFF_S) - 1)]
         self.failures += 1
-        self.trouble = message
         self._retry.start(round(delay * 1000))
         self.changed.emit(
             "lost",

@@ -126,6 +126,8 @@ def per_frame_summary(results: list[FrameResult]) -> dict:
 def _concurrent(config: RemoteBenchConfig, clients: int) -> dict:
     """``clients`` threads, each its own connection and seed, drawing back to back."""
     counts = [0] * clients
+    engine_ms: list[float] = []  # the server's engine time per frame, under this load
+    frame_ms: list[float] = []
     errors: list[str] = []
     replicas: set[str] = set()
     start_line = threading.Barrier(clients + 1)
@@ -146,6 +148,8 @@ def _concurrent(config: RemoteBenchConfig, clients: int) -> dict:
                 time.sleep(0.1)
                 continue
             replicas.add(result.remote.server.replica)
+            engine_ms.append(result.timings.total_ms)
+            frame_ms.append(result.remote.total_ms)
             counts[index] += 1
         engine.close()
 
@@ -165,6 +169,8 @@ def _concurrent(config: RemoteBenchConfig, clients: int) -> dict:
         "seconds": round(elapsed, 2),
         "fps": sum(counts) / elapsed,
         "fps_per_client": [c / elapsed for c in counts],
+        "frame_ms_median": percentile(frame_ms, 50),
+        "engine_ms_median": percentile(engine_ms, 50),
         "errors": errors,
         "replicas_seen": len(replicas),
     }
@@ -225,7 +231,9 @@ def summary_text(report: dict) -> str:
     for clients, c in report["concurrency"].items():
         lines.append(
             f"  {clients} client(s): {c['fps']:.2f} frames/s in all ({c['frames']} frames, "
-            f"{len(c['errors'])} errors, {c['replicas_seen']} replicas seen)"
+            f"{len(c['errors'])} errors, {c['replicas_seen']} replicas seen; medians: frame "
+            f"{c['frame_ms_median'] or 0:.0f} ms, the server's engine "
+            f"{c['engine_ms_median'] or 0:.0f} ms)"
         )
     if "lan" in report:
         lan = report["lan"]

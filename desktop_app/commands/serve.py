@@ -111,19 +111,21 @@ def run(args: argparse.Namespace) -> int:
         cpus_per_replica=args.cpus_per_replica,
     )
     server = Server(options)
-    stop = threading.Event()
     try:
         url = server.start(progress=lambda message: _say(message))
-        # From here Ctrl+C and SIGTERM end the wait below; stopping runs once, undisturbed.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
+    except BaseException:
+        server.stop()
+        raise
+    stop = threading.Event()
+    # From here Ctrl+C and SIGTERM end the wait below; stopping runs once, undisturbed.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
         print(f"serving {options.model} at {url} ({token_note})", flush=True)
         client = f"live-canvas --server {url}" + (" --token-file FILE" if token else "")
         _say(f"draw against it with: {client}; Ctrl+C stops it")
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         _say("stopping")
         server.stop()

@@ -87,7 +87,7 @@ class Server:
 
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
-        self._started_ray = False
+        self._initialized_ray = False  # ray.init was ours: ray.shutdown is too
 
     def start(self, progress: Progress | None = None) -> str:
         """Deploy and wait until every replica has its model; the address clients use."""
@@ -97,18 +97,30 @@ class Server:
         from ray import serve
 
         options = self.options
+        logging.getLogger("ray.serve").setLevel(
+            logging.WARNING
+        )  # its INFO lines are for Ray's users
         # Ray reports usage to its makers unless told not to; a studio's server stays quiet
         # unless its owner sets RAY_USAGE_STATS_ENABLED=1.
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if not ray.is_initialized():
-            progress("starting Ray" + (f" (joining {options.address})" if options.address else ""))
-            ray.init(
-                address=options.address,
-                include_dashboard=False,
-                logging_level=logging.WARNING,
-                log_to_driver=False,
+            progress(
+                f"joining the Ray cluster at {options.address}"
+                if options.address
+                else "starting Ray"
             )
-            self._started_ray = True
+            try:
+                ray.init(
+                    # "local": a new instance of our own, never a cluster `ray start` left
+                    # behind on this machine (ray.init's default would join that one).
+                    address=options.address or "local",
+                    include_dashboard=False,
+                    logging_level=logging.WARNING,
+                    log_to_driver=False,
+                )
+            except Exception as err:  # noqa: BLE001 - Ray's many kinds, one line for each
+                raise ModelLoadError(_ray_failure(options.address, err)) from None
+            self._initialized_ray = True
         device = options.device or ("cuda" if _cluster("GPU") > 0 else "cpu")
         actor_options, threads = self._resources(device)
         serve.start(http_options=self._http_options(), logging_config={"log_level": "WARNING"})
@@ -140,7 +152,7 @@ class Server:
             try:
                 serve.shutdown()
             finally:
-                if self._started_ray:
+                if self._initialized_ray:
                     ray.shutdown()
 
     # --- the pieces ---------------------------------------------------------------------------
@@ -232,6 +244,17 @@ def replica_failure(app) -> str:
         return f"the server's replicas failed to start: {name}: {message.strip()}"
     last = [line.strip() for line in text.splitlines() if line.strip()]
     return f"the server's replicas failed to start: {last[-1] if last else 'no reason given'}"
+
+
+def _ray_failure(address: str | None, err: Exception) -> str:
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if not address:
+        return f"Ray did not start: {reason}"
+    return (
+        f"cannot join the Ray cluster at {address}: {reason} (a cluster started with "
+        "`ray start` may check a token: run with RAY_AUTH_MODE=token and the cluster's token "
+        "in ~/.ray/auth_token; see docs/SERVING.md)"
+    )
 
 
 def _cluster(resource: str) -> float:

@@ -26,12 +26,13 @@ class ServerDialog(QDialog):
     def __init__(self, state: LiveState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Render on a server")
+        self.setMinimumWidth(560)
         self.state = state
         current = state.preset if is_server_model(state.preset) else ""
         self.address = QLineEdit(ServerAddress.parse(current).url if current else "")
         self.address.setPlaceholderText("http://gpu-box:8470")
         self.token_file = QLineEdit(state.server_token_file)
-        self.token_file.setPlaceholderText("the server's token file (not needed on this machine)")
+        self.token_file.setPlaceholderText("the server's token file (for a server elsewhere)")
         self.ca_file = QLineEdit(state.server_ca_file)
         self.ca_file.setPlaceholderText("optional: the server's certificate, for https://")
         form = QFormLayout()

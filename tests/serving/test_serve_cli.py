@@ -126,3 +126,77 @@ def test_serve_beyond_loopback_with_tls_and_a_token(tmp_path):
         stderr = proc.stderr.read()
     assert code == 0, stderr[-3000:]
     assert "made a new token, kept in" in stderr and "live-canvas serve: stopping" in stderr
+
+
+def test_serve_joins_an_existing_ray_cluster(tmp_path):
+    """The studio recipe of docs/SERVING.md on one node: a Ray head started on its own, with
+    Ray's token authentication, and ``serve --address`` deploying into it."""
+    ray_bin = Path(sys.executable).with_name("ray")
+    env = {**os.environ, "HOME": str(tmp_path), "RAY_USAGE_STATS_ENABLED": "0"}
+    # The recipe: a token made once (copied to every node), token mode on every node.
+    subprocess.run(
+        [ray_bin, "get-auth-token", "--generate"], env=env, check=True, capture_output=True
+    )
+    env["RAY_AUTH_MODE"] = "token"
+    ray_port = free_port()
+    head = subprocess.Popen(
+        [
+            ray_bin,
+            "start",
+            "--head",
+            "--block",
+            "--port",
+            str(ray_port),
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "false",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    port = free_port()
+    serve = [*LIVE_CANVAS, "serve", "--model", "tiny", "--device", "cpu", "--replicas", "2"]
+    serve += ["--port", str(port), "--address", f"127.0.0.1:{ray_port}"]
+    proc = None
+    try:
+        proc = subprocess.Popen(
+            serve, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        _wait_for_line(proc, "serving tiny at ")
+        sketch = tmp_path / "sketch.png"
+        Image.new("RGB", (128, 128), "white").save(sketch)
+        out = tmp_path / "joined.png"
+        done = subprocess.run(
+            [
+                *LIVE_CANVAS,
+                "render",
+                str(sketch),
+                "--prompt",
+                "x",
+                "--size",
+                "128",
+                "--out",
+                str(out),
+                "--server",
+                f"127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0, proc.stderr.read()[-3000:]
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        os.killpg(head.pid, signal.SIGTERM)  # the head and the workers it started
+        try:
+            head.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)

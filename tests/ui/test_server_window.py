@@ -207,3 +207,24 @@ def test_the_server_dialog_connects_and_refuses_a_bad_address(qtbot, server, tmp
     assert window.state.preset == f"server:http://127.0.0.1:{server.port}"
     window.controller.worker.request_stop(keep_jobs=False)
     window.controller.worker.wait(5000)
+
+
+def test_frames_failing_while_a_retry_waits_do_not_stretch_the_backoff(
+    qtbot, server, open_window, monkeypatch
+):
+    monkeypatch.setattr(server_link, "BACKOFF_S", (5.0, 10.0))
+    window = open_window(server.url)
+    first_frame(qtbot, window)
+    server.stop()
+    link, frames, worker = (
+        window.controller.server,
+        window.controller.frames,
+        window.controller.worker,
+    )
+    for _ in range(4):  # a stroke's frames, each failing in turn
+        with qtbot.waitSignal(worker.unavailable, timeout=5000):
+            frames.request_frame(force=True)
+    assert link.failures == 1 and "Trying again in 5 s" in window.server_banner.text()
+    with qtbot.waitSignal(worker.unavailable, timeout=5000):
+        window.server_banner.buttons[0].click()  # Retry now: a retry, and it fails
+    assert link.failures == 2 and "Trying again in 10 s" in window.server_banner.text()
