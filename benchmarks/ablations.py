@@ -111,14 +111,10 @@ def _control_through_pil(engine) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _one_thread(engine) -> Iterator[None]:
-    import torch
+    from desktop_app.bench.tools import one_torch_thread
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 ABLATIONS = (

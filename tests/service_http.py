@@ -49,6 +49,16 @@ class ServiceServer:
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self.url
 
+    @contextlib.contextmanager
+    def again(self):
+        """The same service started again on the same port (after ``stop``), for a block."""
+        server = ServiceServer(self.service, port=self.port)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
     def stop(self) -> None:
         """As a server that dies: the port closes and open connections are cut."""
         if self._httpd is None:

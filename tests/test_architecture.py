@@ -118,23 +118,33 @@ def test_every_import_of_the_tests_and_benchmarks_is_declared():
 
 def test_only_the_server_needs_ray():
     """The app, its commands and the remote client start without the serve extra."""
-    code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('ray', 'starlette'):\n"
-        "            raise ImportError(f'{name} is blocked')\n"
-        "sys.meta_path.insert(0, Block())\n"
+    proc = run_without(
+        ("ray", "starlette"),
         "import desktop_app.ui.main_window, desktop_app.remote.engine, desktop_app.bench.remote\n"
         "from desktop_app.cli import main\n"
-        "sys.exit(main(['serve', '--model', 'tiny']))\n"
+        "sys.exit(main(['serve', '--model', 'tiny']))\n",
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines() == [
         "live-canvas: error: serving needs Ray Serve, an optional part: pip install "
         "'live-canvas[serve]' (in a checkout: pip install -e '.[serve]')"
     ]
+
+
+def run_without(packages: tuple[str, ...], code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter where importing any of ``packages`` fails, as on a
+    machine that does not have them."""
+    block = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {packages!r}:\n"
+        "            raise ImportError(f'{name} is blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", block + code], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_ruff_is_clean():
@@ -159,17 +169,11 @@ def test_importing_the_ui_does_not_import_torch():
 def test_the_bench_runs_without_qt_or_line_art_packages():
     """``benchmarks/gpu.sh`` runs on GPU machines whose Python has torch and diffusers but not
     PySide6 or controlnet-aux: the bench command must not need them."""
-    code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('PySide6', 'controlnet_aux'):\n"
-        "            raise ImportError(f'{name} is blocked')\n"
-        "sys.meta_path.insert(0, Block())\n"
+    proc = run_without(
+        ("PySide6", "controlnet_aux"),
         "from desktop_app.cli import main\n"
         "sys.exit(main(['bench', '--model', 'tiny', '--size', '128', '--frames', '1',\n"
-        "               '--warmup', '0', '--no-baseline', '--json']))\n"
+        "               '--warmup', '0', '--no-baseline', '--json']))\n",
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert '"engine_ms"' in proc.stdout

@@ -13,7 +13,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 from doubles import FakeEngine
-from service_http import ServiceServer
+from service_http import serving
 
 from desktop_app.core.errors import (
     InvalidRequestError,
@@ -26,25 +26,20 @@ from desktop_app.core.wire import Reply, pack, unpack
 from desktop_app.remote.address import ServerAddress
 from desktop_app.remote.connection import ServerConnection
 from desktop_app.remote.engine import connect
-from desktop_app.serving.service import FrameService, token_digest
 
 TOKEN = "a-token-for-the-tests-0123456789"
 
 
 @pytest.fixture
 def served(engine):
-    server = ServiceServer(FrameService(engine, replica="r1"))
-    server.start()
-    yield server
-    server.stop()
+    with serving(engine, replica="r1") as server:
+        yield server
 
 
 @pytest.fixture
 def fake_served():
-    server = ServiceServer(FrameService(FakeEngine(model="fake"), replica="f1"))
-    server.start()
-    yield server
-    server.stop()
+    with serving(FakeEngine(model="fake"), replica="f1") as server:
+        yield server
 
 
 def _free_port() -> int:
@@ -93,12 +88,8 @@ def test_a_server_restarted_between_frames_is_dialled_again(fake_served, sketch)
     remote = connect(fake_served.url)
     remote.render(RenderRequest(sketch=sketch, size=128))
     fake_served.stop()  # the idle kept-alive connection is cut
-    again = ServiceServer(fake_served.service, port=fake_served.port)
-    again.start()
-    try:
+    with fake_served.again():
         assert remote.render(RenderRequest(sketch=sketch, size=128, request_id=2)).request_id == 2
-    finally:
-        again.stop()
 
 
 def test_an_unreachable_server_is_named_in_one_line(sketch):
@@ -118,12 +109,10 @@ def test_a_server_that_died_is_unavailable_not_a_crash(fake_served, sketch):
 
 def test_tokens(tmp_path, sketch):
     engine = FakeEngine()
-    server = ServiceServer(FrameService(engine, token_digest(TOKEN)))
-    server.start()
     right, wrong = tmp_path / "right", tmp_path / "wrong"
     right.write_text(TOKEN)
     wrong.write_text("x" * 32)
-    try:
+    with serving(engine, token=TOKEN) as server:
         with pytest.raises(ServerRefusedError, match="needs its token"):
             connect(server.url)
         with pytest.raises(ServerRefusedError, match="not this server's"):
@@ -138,8 +127,6 @@ def test_tokens(tmp_path, sketch):
         assert connect(server.url, token_file=str(right)).render(
             RenderRequest(sketch=sketch, size=128)
         )
-    finally:
-        server.stop()
 
 
 def test_what_the_server_refuses_comes_back_in_its_words(fake_served):

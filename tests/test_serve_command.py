@@ -9,11 +9,10 @@ import socket
 import pytest
 from doubles import FakeEngine
 from PIL import Image
-from service_http import ServiceServer
+from service_http import serving
 
 from desktop_app.cli import EXIT_ERROR, EXIT_USAGE, main
 from desktop_app.core.metadata import read_parameters
-from desktop_app.serving.service import FrameService
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
@@ -97,15 +96,11 @@ def test_render_against_a_server_that_is_not_there(capsys, tmp_path):
 
 
 def test_render_on_a_server_writes_the_png_with_its_parameters(capsys, tmp_path):
-    served = ServiceServer(FrameService(FakeEngine(model="fake-remote"), replica="r"))
-    served.start()
     sketch, out = tmp_path / "s.png", tmp_path / "o.png"
     Image.new("RGB", (64, 64), "white").save(sketch)
-    try:
+    with serving(FakeEngine(model="fake-remote"), replica="r") as served:
         args = ["render", sketch, "--prompt", "ein Bär", "--out", out, "--server", served.url]
         got, stdout, _ = run_cli(capsys, *args, "--size", "128", "--full-quality")
-    finally:
-        served.stop()
     assert got == 0 and f"at 127.0.0.1:{served.port}" in stdout and "round trip" in stdout
     assert read_parameters(out).startswith("ein Bär\n")
     assert "Model: fake-remote" in read_parameters(out)

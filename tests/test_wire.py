@@ -39,6 +39,7 @@ def _png(array: np.ndarray) -> bytes:
 
 
 def test_a_sketch_arrives_exactly_as_drawn(sketch):
+    assert np.array_equal(decode_sketch(encode_sketch(sketch)), sketch)
     coloured = sketch.copy()
     coloured[10:40, 10:40] = (200, 30, 90)
     data = encode_sketch(coloured)

@@ -3,6 +3,7 @@ changes every frame, the forward timer, the memory probe, and the module set the
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import sys
 import time
@@ -160,3 +161,15 @@ class MemoryProbe:
 def _vm_hwm_mb() -> float:
     with open("/proc/self/status", encoding="ascii") as f:
         return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 2**10
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Torch on one thread for a while (as a replica with one CPU runs it): the ablation of
+    threads, and the same arithmetic, bit for bit, as such a replica."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -82,8 +82,9 @@ def unpack(body: bytes) -> tuple[dict[str, Any], bytes]:
 
 
 def encode_sketch(sketch: np.ndarray) -> bytes:
-    """Lossless WebP at its fastest effort: about 2 ms and 4 KB for a 512² line drawing,
-    where PNG takes 4 ms and 13 KB (measured in docs/SERVING.md)."""
+    """WebP lossless at its fastest effort: for 512² line art about 2 ms and 4-7 KB, where
+    PNG takes 3.7 ms and 13 KB (a grey-only PNG, 1.4 ms but 9-12 KB, then costs the server
+    as much to turn back into RGB: no faster end to end; measured in docs/SERVING.md)."""
     out = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(sketch)).save(
         out, "WEBP", lossless=True, quality=0, method=0
@@ -130,7 +131,9 @@ def encode_picture(image: np.ndarray, fmt: str, quality: int, pnginfo: Any = Non
 def decode_picture(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as img:
-            return np.array(img.convert("RGB"))  # writable, as a local frame is
+            img.load()
+            # One copy, writable (as a local frame is); a JPEG or WebP is RGB already.
+            return np.array(img if img.mode == "RGB" else img.convert("RGB"))
     except Exception as err:  # noqa: BLE001 - a damaged reply
         raise WireError(502, f"the server's picture could not be read ({err})") from None
 

@@ -3,7 +3,6 @@ drawings that differ for every seed."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
 
 import numpy as np
@@ -18,27 +17,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Torch on one thread, as each replica here (one CPU each): the same arithmetic, so
-    the same pixels to the last bit."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def start_server(replicas: int = 2, port: int | None = None, token: str | None = TOKEN):
+def start_server(
+    replicas: int = 2,
+    port: int | None = None,
+    token: str | None = TOKEN,
+    autoscale: tuple[int, int] | None = None,
+):
     from desktop_app.serving.launch import ServeOptions, Server
 
     options = ServeOptions(
         model="tiny",
         device="cpu",
         replicas=replicas,
+        autoscale=autoscale,
         port=port or free_port(),
         token=token,
         cpus_per_replica=1,

@@ -20,12 +20,12 @@ pytestmark = pytest.mark.serve
 from PIL import Image  # noqa: E402
 from serve_helpers import (  # noqa: E402
     TOKEN,
-    one_thread,
     replica_pids,
     sketch_for,
     start_server,
 )
 
+from desktop_app.bench.tools import one_torch_thread  # noqa: E402
 from desktop_app.core.errors import ServerUnavailableError  # noqa: E402
 from desktop_app.core.types import RenderRequest  # noqa: E402
 from desktop_app.core.wire import (  # noqa: E402
@@ -85,7 +85,7 @@ def test_three_clients_at_once_each_get_their_own_pictures(served, local_tiny):
         thread.join(120)
     assert not errors, errors
     replicas = set()
-    with one_thread():
+    with one_torch_thread():
         for client, sent in requests.items():
             assert [r.request_id for r in results[client]] == [s.request_id for s in sent]
             for request, result in zip(sent, results[client], strict=True):
@@ -100,7 +100,7 @@ def test_an_export_renders_again_to_the_same_picture(served, local_tiny):
     request = RenderRequest(sketch=sketch_for(7), prompt="export me", seed=77, size=256)
     result = engine.render(request)
     first, second = engine.export_image(result), engine.export_image(result)
-    with one_thread():
+    with one_torch_thread():
         local = local_tiny.export_image(local_tiny.render(request))
     assert np.array_equal(first, second) and np.array_equal(first, local)
 

@@ -30,7 +30,8 @@ def window(qtbot, tmp_path, monkeypatch):
     set_application_names()
     QStandardPaths.setTestModeEnabled(True)
     monkeypatch.setattr(server_link, "BACKOFF_S", (0.5, 1.0))
-    server, url = start_server(replicas=1, token=None)
+    # Autoscaled (one replica, a second under load): the window cannot tell, and need not.
+    server, url = start_server(token=None, autoscale=(1, 2))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     made = create_window(
         model=server_model(url),
@@ -85,5 +86,5 @@ def test_a_server_stopped_and_started_again_is_reconnected_by_itself(qtbot, wind
     assert "cannot reach the server" in window.server_banner.text() or "closed" in (
         window.server_banner.text()
     )
-    window.serve, _ = start_server(replicas=1, port=port, token=None)
+    window.serve, _ = start_server(port=port, token=None, autoscale=(1, 2))
     _drawn_frame_arrives(qtbot, window)

@@ -10,11 +10,10 @@ from doubles import FakeEngine, fake_loader
 from drawing import first_frame, stroke
 from PIL import Image
 from PySide6.QtWidgets import QDialogButtonBox
-from service_http import ServiceServer
+from service_http import serving
 
 from desktop_app.app import server_link
 from desktop_app.remote.address import server_model
-from desktop_app.serving.service import FrameService, token_digest
 from desktop_app.ui.server_dialog import ServerDialog
 from desktop_app.ui.startup import create_window
 
@@ -23,10 +22,16 @@ TOKEN = "a-token-for-the-window-tests-0123"
 
 @pytest.fixture
 def server():
-    served = ServiceServer(FrameService(FakeEngine(model="fake-on-server"), replica="replica-one"))
-    served.start()
-    yield served
-    served.stop()
+    with serving(FakeEngine(model="fake-on-server"), replica="replica-one") as served:
+        yield served
+
+
+def lose_the_server(qtbot, server, window) -> None:
+    """The server dies after the first picture; the next stroke finds it gone."""
+    first_frame(qtbot, window)
+    server.stop()
+    stroke(qtbot, window.canvas)
+    qtbot.waitUntil(window.server_banner.isVisible, timeout=5000)
 
 
 @pytest.fixture
@@ -81,19 +86,14 @@ def test_frames_come_from_the_server_and_the_status_bar_says_where(qtbot, server
 
 def test_a_server_that_goes_away_and_comes_back(qtbot, server, open_window, quick_retries):
     window = open_window(server.url)
-    first_frame(qtbot, window)
-    server.stop()
-    stroke(qtbot, window.canvas)
-    qtbot.waitUntil(window.server_banner.isVisible, timeout=5000)
+    lose_the_server(qtbot, server, window)
     assert "No pictures from the server" in window.server_banner.text()
     assert "Trying again" in window.server_banner.text()
     assert [b.text() for b in window.server_banner.buttons] == ["Retry now", "Use a local model"]
     assert not window.error_banner.isVisible()  # one banner says it, not two
     stroke(qtbot, window.canvas, (0.1, 0.8), (0.9, 0.2))  # drawing goes on meanwhile
     drawn = window.canvas.to_numpy()
-    back = ServiceServer(server.service, port=server.port)
-    back.start()
-    try:
+    with server.again():
         qtbot.waitUntil(lambda: not window.server_banner.isVisible(), timeout=10_000)
         qtbot.waitUntil(
             lambda: np.array_equal(
@@ -101,8 +101,6 @@ def test_a_server_that_goes_away_and_comes_back(qtbot, server, open_window, quic
             ),
             timeout=5000,
         )
-    finally:
-        back.stop()
 
 
 def test_a_server_that_is_not_there_yet_is_waited_for(qtbot, server, open_window, quick_retries):
@@ -111,21 +109,14 @@ def test_a_server_that_is_not_there_yet_is_waited_for(qtbot, server, open_window
     qtbot.waitUntil(window.server_banner.isVisible, timeout=5000)
     assert "connection refused" in window.server_banner.text()
     assert not window.load_banner.isVisible()
-    back = ServiceServer(server.service, port=server.port)
-    back.start()
-    try:
+    with server.again():
         first_frame(qtbot, window)
         qtbot.waitUntil(lambda: not window.server_banner.isVisible(), timeout=5000)
-    finally:
-        back.stop()
 
 
 def test_use_a_local_model_goes_back_to_this_computer(qtbot, server, open_window, quick_retries):
     window = open_window(server.url)
-    first_frame(qtbot, window)
-    server.stop()
-    stroke(qtbot, window.canvas)
-    qtbot.waitUntil(window.server_banner.isVisible, timeout=5000)
+    lose_the_server(qtbot, server, window)
     window.server_banner.buttons[1].click()
     assert window.state.preset == "fake"
     qtbot.waitUntil(lambda: window.model_label.text() == "model: fake", timeout=5000)
@@ -162,19 +153,15 @@ def test_latest_wins_end_to_end(qtbot, server, open_window):
 
 
 def test_a_wrong_token_is_said_once_with_the_way_back(qtbot, open_window, tmp_path):
-    guarded = ServiceServer(FrameService(FakeEngine(), token_digest(TOKEN)))
-    guarded.start()
     wrong = tmp_path / "wrong-token"
     wrong.write_text("w" * 40)
-    try:
+    with serving(FakeEngine(), token=TOKEN) as guarded:
         window = open_window(guarded.url, str(wrong))
         qtbot.waitUntil(window.load_banner.isVisible, timeout=5000)
         assert "refused us: the token is not this server's" in window.load_banner.text()
         assert [b.text() for b in window.load_banner.buttons] == ["Use a local model"]
         assert window.controller.server.trouble is None  # no retrying a refusal
         assert not window.server_banner.isVisible()
-    finally:
-        guarded.stop()
 
 
 def test_an_export_through_the_server_writes_the_png(qtbot, server, open_window, tmp_path):
