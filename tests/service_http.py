@@ -20,7 +20,18 @@ from desktop_app.core.wire import (
     error_body,
     unpack,
 )
-from desktop_app.serving.service import FrameService, check_endpoint
+from desktop_app.serving.service import FrameService, check_endpoint, token_digest
+
+
+@contextlib.contextmanager
+def serving(engine, replica: str = "", token: str | None = None):
+    """A started ``ServiceServer`` around ``engine``, stopped at the end of the block."""
+    server = ServiceServer(FrameService(engine, token_digest(token) if token else None, replica))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class ServiceServer:
