@@ -55,7 +55,11 @@ def declared_dependencies(list_name: str = "dependencies") -> set[str]:
 def imported_top_level_modules(*folders: str) -> dict[str, str]:
     """Every module imported under ``folders`` (at any depth, lazily or not) -> one file."""
     found: dict[str, str] = {}
-    paths = [path for folder in folders for path in (ROOT / folder).rglob("*.py")]
+    paths = [
+        path
+        for folder in folders
+        for path in ([ROOT / folder] if folder.endswith(".py") else (ROOT / folder).rglob("*.py"))
+    ]
     # The tests' own helpers (doubles, fake_hub, ...), wherever under tests/ they live.
     local = {
         path.stem for folder in ("tests", "benchmarks") for path in (ROOT / folder).rglob("*.py")
@@ -107,13 +111,17 @@ def test_every_third_party_import_is_a_declared_dependency():
     )
 
 
+# What runs only with the serve extra installed: the serving tests and Serve's floor bench.
+NEEDS_SERVE = ("tests/serving", "benchmarks/serve_floor.py")
+
+
 def test_every_import_of_the_tests_and_benchmarks_is_declared():
     declared = declared_dependencies() | declared_dependencies("test")
     missing = undeclared(imported_top_level_modules("tests", "benchmarks"), declared)
-    missing = {m: w for m, w in missing.items() if not w.startswith("tests/serving")}
+    missing = {m: w for m, w in missing.items() if not w.startswith(NEEDS_SERVE)}
     assert not missing, f"imported but not in pyproject's dependencies or test extra: {missing}"
-    missing = undeclared(imported_top_level_modules("tests/serving"), declared | serve_extra())
-    assert not missing, f"the serve tests import what no extra declares: {missing}"
+    missing = undeclared(imported_top_level_modules(*NEEDS_SERVE), declared | serve_extra())
+    assert not missing, f"the serve tests and benches import what no extra declares: {missing}"
 
 
 def test_only_the_server_needs_ray():

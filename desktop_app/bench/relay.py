@@ -49,11 +49,13 @@ class SlowLinkRelay:
         return self._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:
+        """Close the port and every connection through it; the relay's thread ends."""
         if self._server is not None:
             self._server.close()
-            self._call(self._server.wait_closed())
+            self._call(_cancel_all())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     def _call(self, coroutine: Awaitable):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
@@ -64,10 +66,21 @@ class SlowLinkRelay:
         except OSError:
             client_writer.close()
             return
-        await asyncio.gather(
-            _pump(client_reader, server_writer, self.up.arrival),
-            _pump(server_reader, client_writer, self.down.arrival),
-        )
+        try:
+            await asyncio.gather(
+                _pump(client_reader, server_writer, self.up.arrival),
+                _pump(server_reader, client_writer, self.down.arrival),
+            )
+        finally:
+            client_writer.close()
+            server_writer.close()
+
+
+async def _cancel_all() -> None:
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _pump(reader, writer, arrival: Callable[[int], float]) -> None:
@@ -85,11 +98,10 @@ async def _pump(reader, writer, arrival: Callable[[int], float]) -> None:
     try:
         while data := await reader.read(_CHUNK):
             queue.put_nowait((arrival(len(data)), data))
-    except (ConnectionError, OSError):
-        pass
-    queue.put_nowait(None)
-    try:
+        queue.put_nowait(None)
         await sender
-        writer.close()
     except (ConnectionError, OSError):
         pass
+    finally:
+        sender.cancel()
+        writer.close()
