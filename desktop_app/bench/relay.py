@@ -42,6 +42,7 @@ class SlowLinkRelay:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.AbstractServer | None = None
+        self._connections: set[asyncio.Task] = set()
 
     def start(self) -> int:
         self._thread.start()
@@ -52,7 +53,7 @@ class SlowLinkRelay:
         """Close the port and every connection through it; the relay's thread ends."""
         if self._server is not None:
             self._server.close()
-            self._call(_cancel_all())
+            self._call(self._cut_connections())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
@@ -60,27 +61,28 @@ class SlowLinkRelay:
     def _call(self, coroutine: Awaitable):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
 
+    async def _cut_connections(self) -> None:
+        for task in self._connections:
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+
     async def _serve(self, client_reader, client_writer) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        server_writer = None
         try:
             server_reader, server_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_writer.close()
-            return
-        try:
             await asyncio.gather(
                 _pump(client_reader, server_writer, self.up.arrival),
                 _pump(server_reader, client_writer, self.down.arrival),
             )
+        except (OSError, asyncio.CancelledError):
+            pass  # the far side is gone, or the relay is stopping: the connection ends
         finally:
-            client_writer.close()
-            server_writer.close()
-
-
-async def _cancel_all() -> None:
-    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+            self._connections.discard(task)
+            for writer in (client_writer, server_writer):
+                if writer is not None:
+                    writer.close()
 
 
 async def _pump(reader, writer, arrival: Callable[[int], float]) -> None:
