@@ -34,7 +34,7 @@ from desktop_app.serving.service import FrameService, check_endpoint, too_large
 
 # Frames in a replica at once: one renders, the others are read, checked and wait their turn
 # (the wait is the "queue" in a frame's timings). Serve's router sends a new request to the
-# replica with the fewest in flight.
+# less busy of two replicas it picks at random (power of two choices).
 MAX_ONGOING_REQUESTS = 4
 _log = logging.getLogger("live_canvas.serve")
 
