@@ -93,34 +93,10 @@ class Server:
         """Deploy and wait until every replica has its model; the address clients use."""
         progress = progress or (lambda _message: None)
         require_ray()
-        import ray
         from ray import serve
 
         options = self.options
-        logging.getLogger("ray.serve").setLevel(
-            logging.WARNING
-        )  # its INFO lines are for Ray's users
-        # Ray reports usage to its makers unless told not to; a studio's server stays quiet
-        # unless its owner sets RAY_USAGE_STATS_ENABLED=1.
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        if not ray.is_initialized():
-            progress(
-                f"joining the Ray cluster at {options.address}"
-                if options.address
-                else "starting Ray"
-            )
-            try:
-                ray.init(
-                    # "local": a new instance of our own, never a cluster `ray start` left
-                    # behind on this machine (ray.init's default would join that one).
-                    address=options.address or "local",
-                    include_dashboard=False,
-                    logging_level=logging.WARNING,
-                    log_to_driver=False,
-                )
-            except Exception as err:  # noqa: BLE001 - Ray's many kinds, one line for each
-                raise ModelLoadError(_ray_failure(options.address, err)) from None
-            self._initialized_ray = True
+        self._start_or_join_ray(progress)
         device = options.device or ("cuda" if _cluster("GPU") > 0 else "cpu")
         actor_options, threads = self._resources(device)
         serve.start(http_options=self._http_options(), logging_config={"log_level": "WARNING"})
@@ -143,6 +119,30 @@ class Server:
         self._wait_until_running(progress)
         host = f"[{options.host}]" if ":" in options.host else options.host
         return f"{options.scheme}://{host}:{options.port}"
+
+    def _start_or_join_ray(self, progress: Progress) -> None:
+        import ray
+
+        # Serve's INFO lines are for Ray's own users. Ray reports usage to its makers unless
+        # told not to: a studio's server stays quiet unless RAY_USAGE_STATS_ENABLED=1.
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if ray.is_initialized():
+            return
+        address = self.options.address
+        progress(f"joining the Ray cluster at {address}" if address else "starting Ray")
+        try:
+            ray.init(
+                # "local": a new instance of our own, never a cluster `ray start` left behind
+                # on this machine (ray.init's default would join that one).
+                address=address or "local",
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
+        except Exception as err:  # noqa: BLE001 - Ray's many kinds, one line for each
+            raise ModelLoadError(_ray_failure(address, err)) from None
+        self._initialized_ray = True
 
     def stop(self) -> None:
         import ray

@@ -51,7 +51,11 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.qsettings = qsettings
-        self.prefs = PreferencesKeeper(controller.state, qsettings) if qsettings else None
+        # Every QObject here has a Qt parent: one owned by Python alone could be destroyed by
+        # the garbage collector on whichever thread it runs, the render worker's included,
+        # and Qt objects must die on the thread they live in (a closing dialog's busy bar,
+        # destroyed on the worker, left its animation behind in the UI thread's timer).
+        self.prefs = PreferencesKeeper(controller.state, qsettings, self) if qsettings else None
         self.downloads = DownloadOffer(controller, self.prefs, self)
         self.user_presets = user_presets or UserPresetStore(qsettings)
         self.user_preset_dialog: UserPresetDialog | None = None
@@ -70,24 +74,10 @@ class MainWindow(QMainWindow):
         self.filmstrip = Filmstrip(controller.history)
         self.model_status = ModelStatus(controller, self.statusBar(), self)
         self.status = self.model_status.labels
-        self.load_banner = self.model_status.load_banner
-        self.noise_banner = self.model_status.noise_banner
-        self.cpu_banner = self.model_status.cpu_banner
-        self.error_banner = Banner("error")
-        self.restore_banner = Banner("warning")
 
         central = QWidget()
         column = QVBoxLayout(central)
-        self.server_banner = ServerBanner(controller.server, self.statusBar())
-        banners = (
-            self.restore_banner,
-            self.server_banner,
-            self.load_banner,
-            self.noise_banner,
-            self.error_banner,
-            self.cpu_banner,
-        )
-        for banner in banners:
+        for banner in self._build_banners():
             column.addWidget(banner)
         self.images = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         self.images.addWidget(self.canvas, 1)
@@ -107,6 +97,23 @@ class MainWindow(QMainWindow):
         geometry = self.state.geometry
         if not geometry or not self.restoreGeometry(QByteArray(geometry)):
             self.resize(1180, 860)
+
+    def _build_banners(self) -> tuple[Banner, ...]:
+        """The message strips above the images, in the order they stack."""
+        status = self.model_status
+        self.load_banner, self.noise_banner = status.load_banner, status.noise_banner
+        self.cpu_banner = status.cpu_banner
+        self.error_banner = Banner("error")
+        self.restore_banner = Banner("warning")
+        self.server_banner = ServerBanner(self.controller.server, self.statusBar())
+        return (
+            self.restore_banner,
+            self.server_banner,
+            self.load_banner,
+            self.noise_banner,
+            self.error_banner,
+            self.cpu_banner,
+        )
 
     # --- actions and shortcuts --------------------------------------------------------------
     def _action(
@@ -370,13 +377,14 @@ class MainWindow(QMainWindow):
         self.controller.close()
 
     def _show_closing(self, message: str) -> None:
-        self.closing_dialog = ClosingDialog(message)
+        self.closing_dialog = ClosingDialog(message, self)
         self.closing_dialog.canceled.connect(self.controller.abandon_exports)
         self.closing_dialog.show()
 
     def _on_closed(self, in_time: bool) -> None:
         if self.closing_dialog is not None:
             self.closing_dialog.close()
+            self.closing_dialog.deleteLater()
         self.closed.emit(in_time and not self.background_threads_running())
 
     def background_threads_running(self) -> bool:

@@ -56,8 +56,8 @@ def create_window(
     sketch = controller.restore_session() if restore else None
     notices += controller.restore_notices
     window = MainWindow(controller, quit_after_first_frame, qsettings, user_presets)
-    worker.setParent(window)
-    controller.setParent(window)
+    for owned in (worker, controller, state):  # Qt owns them, and deletes them on its thread
+        owned.setParent(window)
     if sketch is not None:
         window.canvas.load_array(sketch)
     if notices:
