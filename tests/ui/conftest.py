@@ -58,3 +58,7 @@ def make_window(qtbot, tmp_path, qsettings):
         worker = window.controller.worker
         worker.request_stop(keep_jobs=False)
         assert worker.wait(15_000), "the render worker did not stop"
+        # A Hub query of a download or model-choice dialog (the fake Hub's) ends by itself;
+        # Qt deletes the window, and with it those threads, which must not be running then.
+        for thread in window.downloads.threads():
+            assert thread.wait(15_000), "a download dialog's thread did not end"
