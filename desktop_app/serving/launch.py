@@ -175,14 +175,15 @@ class Server:
             gpus = _cluster("GPU")
             if not options.address and gpus < most:
                 raise InvalidRequestError(
-                    f"{most} replicas on {device} need {most} GPUs; this machine has {gpus:g}"
+                    f"{_count(most, 'replica')} on {device} need {_count(most, 'GPU')}; "
+                    f"this machine has {gpus:g}"
                 )
             return {"num_gpus": 1}, None
         cores = _cluster("CPU")
         cpus = options.cpus_per_replica or (1.0 if options.address else cores / most)
         if not options.address and cpus * most > cores + 1e-9:
             raise InvalidRequestError(
-                f"{most} replicas of {cpus:g} CPUs need {cpus * most:g} CPUs; "
+                f"{_count(most, 'replica')} of {cpus:g} CPUs need {cpus * most:g} CPUs; "
                 f"this machine has {cores:g}"
             )
         return {"num_cpus": cpus}, max(1, int(cpus))
@@ -207,7 +208,7 @@ class Server:
         options = self.options
         if options.autoscale:
             return f"{options.autoscale[0]} to {options.autoscale[1]} replicas (autoscaling)"
-        return f"{options.replicas} replica{'s' if options.replicas != 1 else ''}"
+        return _count(options.replicas, "replica")
 
     def _wait_until_running(self, progress: Progress) -> None:
         from ray import serve
@@ -255,6 +256,10 @@ def _ray_failure(address: str | None, err: Exception) -> str:
         "`ray start` may check a token: run with RAY_AUTH_MODE=token and the cluster's token "
         "in ~/.ray/auth_token; see docs/SERVING.md)"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _cluster(resource: str) -> float:
