@@ -175,7 +175,8 @@ class Server:
             gpus = _cluster("GPU")
             if not options.address and gpus < most:
                 raise InvalidRequestError(
-                    f"{_count(most, 'replica')} on {device} need {_count(most, 'GPU')}; "
+                    f"{_count(most, 'replica')} on {device} {'needs' if most == 1 else 'need'} "
+                    f"{_count(most, 'GPU')}; "
                     f"this machine has {gpus:g}"
                 )
             return {"num_gpus": 1}, None
@@ -183,7 +184,8 @@ class Server:
         cpus = options.cpus_per_replica or (1.0 if options.address else cores / most)
         if not options.address and cpus * most > cores + 1e-9:
             raise InvalidRequestError(
-                f"{_count(most, 'replica')} of {cpus:g} CPUs need {cpus * most:g} CPUs; "
+                f"{_count(most, 'replica')} of {cpus:g} CPUs {'needs' if most == 1 else 'need'} "
+                f"{cpus * most:g} CPUs; "
                 f"this machine has {cores:g}"
             )
         return {"num_cpus": cpus}, max(1, int(cpus))
