@@ -50,14 +50,18 @@ from desktop_app.remote.connection import Answer, ServerConnection
 
 EXPORT_TIMEOUT_S = 900.0  # a full-size VAE decode on a CPU server
 LIVE_REPLY = Reply()  # JPEG at quality 80: see docs/SERVING.md
+EXPORT_REPLY = Reply("png", 100)
 
 
 @dataclass(frozen=True, eq=False)
 class SentFrame:
-    """What a remote result needs for its export: the request as it was sent."""
+    """What a remote result needs for its export: the request as it was sent (its header
+    asking for the full-quality PNG of the model that made it), without the sketch's pixels."""
 
-    request: RenderRequest
+    export_header: dict
     sketch_bytes: bytes
+    request_id: int
+    size: int
 
 
 class RemoteEngine:
@@ -85,7 +89,12 @@ class RemoteEngine:
             params=header.params,
             timings=header.timings,
             request_id=request.request_id,
-            latents=SentFrame(request, sketch_bytes),
+            latents=SentFrame(
+                request_header(request, EXPORT_REPLY, model=header.params.model),
+                sketch_bytes,
+                request.request_id,
+                request.size,
+            ),
             warnings=header.warnings,
             load_id=self.info.load_id,
             remote=RemoteTimings(
@@ -107,12 +116,10 @@ class RemoteEngine:
         sent = result.latents
         if not isinstance(sent, SentFrame):
             return result.image  # not one of this engine's frames: as it was shown
-        header = request_header(sent.request, Reply("png", 100), model=result.params.model)
-        answer = self.connection.request(
-            "POST", EXPORT_PATH, pack(header, sent.sketch_bytes), should_cancel, EXPORT_TIMEOUT_S
-        )
-        _, picture = self._frame_reply(answer, sent.request.request_id)
-        return _picture(picture, sent.request.size)
+        body = pack(sent.export_header, sent.sketch_bytes)
+        answer = self.connection.request("POST", EXPORT_PATH, body, should_cancel, EXPORT_TIMEOUT_S)
+        _, picture = self._frame_reply(answer, sent.request_id)
+        return _picture(picture, sent.size)
 
     def _frame_reply(self, answer: Answer, request_id: int):
         if answer.status != 200:
