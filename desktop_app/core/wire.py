@@ -269,21 +269,19 @@ def error_body(message: str) -> bytes:
     return json.dumps({"error": message}).encode()
 
 
-def is_error_body(body: bytes) -> bool:
-    """Is ``body`` an error in this protocol's own form (``{"error": ...}``)?"""
-    try:
-        return isinstance(json.loads(body.decode()).get("error"), str)
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return False
-
-
-def read_error(body: bytes, status: int) -> str:
-    """The one-line message of an error reply (or what we can say of one without it)."""
+def error_message(body: bytes) -> str | None:
+    """The one-line message of an error in this protocol's own form, else None."""
     try:
         message = json.loads(body.decode()).get("error")
     except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        message = None
-    if isinstance(message, str) and message:
-        return message.splitlines()[0]
+        return None
+    return message.splitlines()[0] if isinstance(message, str) and message else None
+
+
+def read_error(body: bytes, status: int) -> str:
+    """The message of an error reply, or what can be said of one without it (a proxy's)."""
+    message = error_message(body)
+    if message is not None:
+        return message
     text = body.decode(errors="replace").strip().splitlines()
     return f"HTTP {status}" + (f": {text[0][:200]}" if text else "")

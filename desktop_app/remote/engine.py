@@ -38,7 +38,7 @@ from desktop_app.core.wire import (
     WireError,
     decode_picture,
     encode_sketch,
-    is_error_body,
+    error_message,
     pack,
     read_error,
     read_result_header,
@@ -162,7 +162,7 @@ def _failure(answer: Answer, address: ServerAddress) -> LiveCanvasError:
             f"{address.url} is not a Live Canvas server (or an older one): {message}"
         )
     if status >= 500:
-        if not is_error_body(answer.body):  # not our replica's words: its proxy's
+        if error_message(answer.body) is None:  # not our replica's words: its proxy's
             message = f"{message}; a replica may have stopped, and Ray Serve starts another"
         return ServerUnavailableError(f"the server at {address.display} lost the frame ({message})")
     return InvalidRequestError(message)  # 400, 409, 413, 415, 422: our request, as the server says
