@@ -187,6 +187,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("export_dir", str, "", "export folder", "prefs", max_chars=4096),
         Setting("save_sketch", bool, False, "save the sketch with exports", "prefs"),
         Setting("geometry", bytes, b"", "window geometry", "prefs"),
+        # The picture in a window of its own (a second screen), and where that window was.
+        Setting("picture_detached", bool, False, "picture in its own window", "prefs"),
+        Setting("picture_geometry", bytes, b"", "picture window geometry", "prefs"),
     )
 }
 

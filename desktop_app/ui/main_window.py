@@ -20,7 +20,7 @@ from desktop_app.app.settings import PreferencesKeeper
 from desktop_app.app.user_presets import UserPreset, UserPresetStore
 from desktop_app.core.types import FrameResult
 from desktop_app.ui.banner import Banner
-from desktop_app.ui.bindings import bind_brush
+from desktop_app.ui.bindings import bind_brush, bind_checked
 from desktop_app.ui.canvas import SketchCanvas
 from desktop_app.ui.closing_dialog import ClosingDialog
 from desktop_app.ui.controls import ControlPanel
@@ -30,6 +30,7 @@ from desktop_app.ui.export_menu import ExportMenu
 from desktop_app.ui.filmstrip import Filmstrip
 from desktop_app.ui.image_view import ImageView
 from desktop_app.ui.model_status import ModelStatus
+from desktop_app.ui.picture_window import PicturePlacement
 from desktop_app.ui.server_banner import ServerBanner
 from desktop_app.ui.server_dialog import ServerDialog
 from desktop_app.ui.theme import icon
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.filmstrip)
         column.addWidget(self.controls)
         self.setCentralWidget(central)
+        self.picture = PicturePlacement(self.state, self.preview, self.images, self)
 
         self._build_actions()
         self.device_label, self.model_label = self.status.device, self.status.model
@@ -126,7 +128,8 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(shortcut))
             action.setToolTip(f"{text} ({QKeySequence(shortcut).toString()})")
         action.setCheckable(checkable)
-        action.triggered.connect(slot)
+        if slot is not None:
+            action.triggered.connect(slot)
         self.addAction(action)
         return action
 
@@ -159,6 +162,8 @@ class MainWindow(QMainWindow):
         self.layout_action = self._action(
             "Stack images", self._toggle_layout, None, "layout", checkable=True
         )
+        self.detach_action = self._action("Picture window", None, "Ctrl+Shift+D", "detach")
+        bind_checked(self.detach_action, self.state, "picture_detached")  # for a second screen
         self.export_action = self._action("Export", self.export, "Ctrl+S", "export")
         self.copy_action = self._action("Copy picture", self.copy_picture, "Ctrl+C")
         self.quit_action = self._action("Quit", self.close, "Ctrl+Q")
@@ -173,7 +178,7 @@ class MainWindow(QMainWindow):
                  self.colour_action),
                 (self.undo_action, self.redo_action, self.clear_action),
                 (self.import_action, self.lineart_action),
-                (self.layout_action,),
+                (self.layout_action, self.detach_action),
                 (self.export_action,),
             ),
         )
@@ -370,6 +375,7 @@ class MainWindow(QMainWindow):
         flight stops within one model block, a queued export finishes (with a dialog that
         can cancel it), the autosave is written off this thread. ``closed`` says when."""
         self.state.geometry = bytes(self.saveGeometry().data())
+        self.picture.hide()
         if self.prefs is not None:
             self.prefs.save()
         self.downloads.stop()
