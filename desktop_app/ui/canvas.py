@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPen,
+    QPointingDevice,
     QTabletEvent,
     QUndoStack,
 )
@@ -44,6 +45,7 @@ class _Stroke:
     before: QImage
     last: QPointF
     dirty: QRect
+    eraser: bool  # the eraser tool, or a pen's eraser end
 
 
 class SketchCanvas(ImageView):
@@ -61,6 +63,7 @@ class SketchCanvas(ImageView):
         self._tool = "brush"
         self._stroke: _Stroke | None = None
         self._hover: QPointF | None = None
+        self._painted_outline = QRect()  # the brush outline's last painted place
         self._tablet_down = False
         image = QImage(size, size, QImage.Format.Format_RGB32)
         image.fill(WHITE)
@@ -194,16 +197,20 @@ class SketchCanvas(ImageView):
         self.blit(QPoint(0, 0), self._page_with(rgb_to_qimage(array), enlarge=False))
 
     # --- strokes ---------------------------------------------------------------------------
-    def _pen(self, pressure: float) -> QPen:
-        colour = WHITE if self._tool == "eraser" else self._brush_colour
+    def _pen(self, pressure: float, eraser: bool) -> QPen:
+        colour = WHITE if eraser else self._brush_colour
         width = max(1.0, self._brush_size * max(0.05, min(1.0, pressure)))
         return QPen(
             colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin
         )
 
-    def begin_stroke(self, pos: QPointF, pressure: float = 1.0) -> None:
+    def begin_stroke(
+        self, pos: QPointF, pressure: float = 1.0, eraser: bool | None = None
+    ) -> None:
+        """``eraser``: erase whatever the tool (a pen turned over); None: as the tool says."""
         point = self.to_image_point(pos)
-        self._stroke = _Stroke(self._image.copy(), point, QRect())
+        eraser = self._tool == "eraser" if eraser is None else eraser
+        self._stroke = _Stroke(self._image.copy(), point, QRect(), eraser)
         self._segment(point, point, pressure)
 
     def continue_stroke(self, pos: QPointF, pressure: float = 1.0) -> None:
@@ -231,7 +238,8 @@ class SketchCanvas(ImageView):
         self.stroke_finished.emit()
 
     def _segment(self, start: QPointF, end: QPointF, pressure: float) -> None:
-        pen = self._pen(pressure)
+        assert self._stroke is not None
+        pen = self._pen(pressure, self._stroke.eraser)
         painter = QPainter(self._image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(pen)
@@ -242,10 +250,34 @@ class SketchCanvas(ImageView):
         painter.end()
         margin = pen.widthF() / 2 + 2
         area = QRectF(start, end).normalized().adjusted(-margin, -margin, margin, margin)
-        assert self._stroke is not None
         self._stroke.dirty |= area.toAlignedRect()
-        self.update()
+        # Only what changed is painted again: the segment, and the brush outline where it was
+        # and where it is (a whole-page repaint per pointer event is what makes strokes lag).
+        self.update(self._widget_rect(area) | self._outline_rect())
         self.content_changed.emit(True)
+
+    def _widget_rect(self, area: QRectF) -> QRect:
+        """``area`` of the image, in widget pixels (with a pixel to spare for smoothing)."""
+        rect = self.image_rect()
+        if self._image.isNull() or rect.width() <= 0:
+            return self.rect()
+        scale = rect.width() / self._image.width()
+        mapped = QRectF(
+            rect.x() + area.x() * scale,
+            rect.y() + area.y() * scale,
+            area.width() * scale,
+            area.height() * scale,
+        )
+        return mapped.toAlignedRect().adjusted(-2, -2, 2, 2)
+
+    def _outline_rect(self) -> QRect:
+        """Where the brush outline is drawn now, and was last painted, in widget pixels."""
+        rect = self._painted_outline
+        if self._hover is not None and not self._image.isNull():
+            radius = self._brush_size * self.image_rect().width() / self._image.width() / 2 + 2
+            now = QRectF(self._hover.x() - radius, self._hover.y() - radius, 2 * radius, 2 * radius)
+            rect = rect | now.toAlignedRect()
+        return rect
 
     # --- input events ----------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
@@ -258,7 +290,7 @@ class SketchCanvas(ImageView):
         if self._stroke is not None and not self._tablet_down:
             self.continue_stroke(event.position())
         else:
-            self.update()
+            self.update(self._outline_rect())
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         if event.button() == Qt.MouseButton.LeftButton and not self._tablet_down:
@@ -273,7 +305,8 @@ class SketchCanvas(ImageView):
         pressure = event.pressure()
         if kind == QTabletEvent.Type.TabletPress:
             self._tablet_down = True
-            self.begin_stroke(event.position(), pressure)
+            eraser = event.pointerType() == QPointingDevice.PointerType.Eraser
+            self.begin_stroke(event.position(), pressure, eraser=eraser or None)
         elif kind == QTabletEvent.Type.TabletMove:
             self._hover = event.position()
             if self._tablet_down:
@@ -294,9 +327,12 @@ class SketchCanvas(ImageView):
             self.image_dropped.emit(path)
 
     def paint_overlay(self, painter: QPainter, rect: QRectF) -> None:
+        self._painted_outline = QRect()
         if self._hover is None or self._image.isNull():
             return
         radius = self._brush_size * rect.width() / self._image.width() / 2
+        outline = QRectF(self._hover.x() - radius, self._hover.y() - radius, 2 * radius, 2 * radius)
+        self._painted_outline = outline.toAlignedRect().adjusted(-2, -2, 2, 2)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(QPen(QColor(128, 128, 128), 1))

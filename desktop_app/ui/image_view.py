@@ -59,7 +59,17 @@ class ImageView(QWidget):
             painter.drawRect(rect.adjusted(0, 0, -1, -1))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.placeholder)
         else:
-            painter.drawImage(rect, self._image)
+            # Only the exposed part: a stroke repaints a few pixels, not the whole page.
+            exposed = QRectF(event.rect()) & rect
+            if not exposed.isEmpty():
+                scale = self._image.width() / rect.width()
+                source = QRectF(
+                    (exposed.x() - rect.x()) * scale,
+                    (exposed.y() - rect.y()) * scale,
+                    exposed.width() * scale,
+                    exposed.height() * scale,
+                )
+                painter.drawImage(exposed, self._image, source)
         self.paint_overlay(painter, rect)
         painter.end()
 
