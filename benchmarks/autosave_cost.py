@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     ui_ms, write_ms = [], []
     original_save = files.Autosave.save
 
-    def timed_save(self, sketch, session):
+    def timed_save(self, sketch, session, *reference):
         start = time.perf_counter()
-        original_save(self, sketch, session)
+        original_save(self, sketch, session, *reference)
         write_ms.append((time.perf_counter() - start) * 1000)
 
     files.Autosave.save = timed_save

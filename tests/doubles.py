@@ -54,7 +54,9 @@ class FakeEngine:
             self.fail_next -= 1
             raise DeviceOutOfMemoryError("the device ran out of memory (fake)")
         size = request.size
-        sketch = request.sketch
+        # Colour mode starts from the colour image when there is one, as the engine does.
+        colour = request.mode == "colour" and request.colour is not None
+        sketch = request.colour if colour else request.sketch
         rows = np.arange(size) * sketch.shape[0] // size
         cols = np.arange(size) * sketch.shape[1] // size
         image = 255 - sketch[rows][:, cols]

@@ -236,3 +236,34 @@ def test_stage_clock_reports_each_stage(engine, sketch):
     timings = render(engine, sketch).timings
     wall_ms = (time.perf_counter() - start) * 1000
     assert 0.8 * wall_ms <= timings.total_ms <= wall_ms
+
+
+def test_colour_mode_starts_from_the_colour_image_and_follows_the_sketch(engine, sketch):
+    colours = np.zeros_like(sketch)
+    colours[:, :256] = (10, 170, 40)
+    colours[:, 256:] = (220, 200, 30)
+    common = dict(sketch=sketch, mode="colour", strength=0.6, seed=4, size=256)
+    plain = engine.render(RenderRequest(**common)).image
+    coloured = engine.render(RenderRequest(**common, colour=colours)).image
+    assert not np.array_equal(plain, coloured)
+    again = engine.render(RenderRequest(**common, colour=colours)).image
+    assert np.array_equal(coloured, again)
+    # The lines still come from the sketch: another sketch, the same colours, another picture.
+    other = engine.render(RenderRequest(**{**common, "sketch": 255 - sketch}, colour=colours))
+    assert not np.array_equal(other.image, coloured)
+    # Scribble mode has no starting colours: the colour image changes nothing.
+    scribble = dict(sketch=sketch, seed=4, size=256)
+    assert np.array_equal(
+        engine.render(RenderRequest(**scribble)).image,
+        engine.render(RenderRequest(**scribble, colour=colours)).image,
+    )
+
+
+def test_a_colour_image_counts_in_what_a_colour_frame_is_made_of(sketch):
+    colours = np.full_like(sketch, 100)
+    a = RenderRequest(sketch=sketch, mode="colour", colour=colours)
+    assert a.same_inputs(RenderRequest(sketch=sketch, mode="colour", colour=colours.copy()))
+    assert not a.same_inputs(RenderRequest(sketch=sketch, mode="colour"))
+    assert RenderRequest(sketch=sketch, colour=colours).same_inputs(RenderRequest(sketch=sketch))
+    with pytest.raises(InvalidRequestError, match="the colour image must be an RGB"):
+        RenderRequest(sketch=sketch, colour=colours[..., 0])

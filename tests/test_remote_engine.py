@@ -203,3 +203,20 @@ def test_addresses_as_people_type_them(text, url):
 def test_addresses_that_are_not_are_named(text):
     with pytest.raises(InvalidRequestError):
         ServerAddress.parse(text)
+
+
+def test_colour_mode_colours_travel_with_the_sketch(engine, served, sketch):
+    colours = np.zeros_like(sketch)
+    colours[:, :256] = (0, 160, 0)
+    colours[:, 256:] = (190, 20, 20)
+    request = RenderRequest(
+        sketch=sketch, colour=colours, mode="colour", strength=0.7, seed=9, size=256
+    )
+    remote = connect(served.url, reply=Reply("png"))
+    result = remote.render(request)
+    assert np.array_equal(result.image, engine.render(request).image)
+    plain = engine.render(
+        RenderRequest(sketch=sketch, mode="colour", strength=0.7, seed=9, size=256)
+    )
+    assert not np.array_equal(result.image, plain.image)  # the colours made a difference
+    assert np.array_equal(remote.export_image(result), engine.export_image(engine.render(request)))

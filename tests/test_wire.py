@@ -184,3 +184,18 @@ def test_error_bodies_give_one_line_even_from_something_else():
     assert read_error(b'{"error": "no\\nmore"}', 400) == "no"
     assert read_error(b"<html>Bad Gateway</html>", 502) == "HTTP 502: <html>Bad Gateway</html>"
     assert read_error(b"", 500) == "HTTP 500"
+
+
+def test_a_colour_image_travels_after_the_sketch(sketch):
+    from desktop_app.core.wire import decode_images, request_body
+
+    colours = np.full_like(sketch, 90)
+    header, payload = request_body(RenderRequest(sketch=sketch, colour=colours, mode="colour"))
+    back_sketch, back_colours = decode_images(header, payload)
+    assert np.array_equal(back_sketch, sketch) and np.array_equal(back_colours, colours)
+    header, payload = request_body(RenderRequest(sketch=sketch))
+    assert "images" not in header and decode_images(header, payload)[1] is None
+    for sizes in ([len(payload) + 1], [1, 2, 3], "x", [-1, len(payload) + 1], [True]):
+        with pytest.raises(WireError, match="'images' does not match") as caught:
+            decode_images({"images": sizes}, payload)
+        assert caught.value.status == 400

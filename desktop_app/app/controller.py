@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop_app.app.exporter import Exporter
 from desktop_app.app.frame_pacer import HISTORY_SETTLE_MS, FramePacer
 from desktop_app.app.history import History
-from desktop_app.app.jobs import LineArtJob
+from desktop_app.app.jobs import LineArtJob, ReferenceLinesJob
 from desktop_app.app.model_gate import ModelGate
 from desktop_app.app.server_link import ServerLink
 from desktop_app.app.session import SessionKeeper
@@ -48,6 +48,7 @@ def cpu_note(info: EngineInfo) -> str | None:
 class Controller(QObject):
     lineart_ready = Signal(object)  # np.ndarray, RGB lines on white
     lineart_failed = Signal(str)
+    reference_lines_ready = Signal(object, int)  # line art of the reference of that version
     closing_progress = Signal(str)  # what the close is waiting for (an export)
     closed = Signal(bool)  # the close is done; False when the deadline ran out first
 
@@ -74,9 +75,10 @@ class Controller(QObject):
         self.sketch_source = sketch_source
         self._closing = self._closed = False
         self.restore_notices: tuple[str, ...] = ()
+        self.restored_reference: np.ndarray | None = None
         self._close_deadline = QTimer(self, singleShot=True)
         self._close_deadline.timeout.connect(lambda: self._finish_close(False))
-        self._lineart_jobs: set[LineArtJob] = set()
+        self._lineart_jobs: set[LineArtJob | ReferenceLinesJob] = set()
         self.gate.engine_loaded.connect(self._on_engine_loaded)
         state.changed.connect(self._on_state_changed)
         worker.job_done.connect(self._on_job_done)
@@ -92,6 +94,23 @@ class Controller(QObject):
     def sketch_source(self, source: Callable[[], np.ndarray] | None) -> None:
         self.frames.sketch_source = source
         self.session.sketch_source = source
+
+    def use_canvas(
+        self,
+        strokes: Callable[[], np.ndarray],
+        lines: Callable[[], np.ndarray],
+        colours: Callable[[], np.ndarray | None],
+        reference: Callable[[], tuple[int, np.ndarray | None]],
+    ) -> None:
+        """Where the drawing is read: the strokes (autosaved), the lines the model follows,
+        colour mode's starting colours, and the reference image with its version."""
+        self.session.sketch_source = strokes
+        self.session.reference_source = reference
+        self.frames.sketch_source = lines
+        self.frames.colour_source = colours
+
+    def find_reference_lines(self, photo: np.ndarray, version: int) -> None:
+        self._lineart_jobs.add(self.worker.submit_job(ReferenceLinesJob(photo, version)))
 
     def load_model(self, model: str | None = None, check_cache: bool = True) -> None:
         self.gate.load(model, check_cache)
@@ -115,6 +134,7 @@ class Controller(QObject):
         is in ``self.restore_notices`` for the window to say once."""
         restored = self.session.restore()
         self.restore_notices = restored.notices if restored else ()
+        self.restored_reference = restored.reference if restored else None
         self.frames.stop()
         return restored.sketch if restored else None
 
@@ -146,12 +166,16 @@ class Controller(QObject):
     def _on_job_done(self, job: object, value: object) -> None:
         if job in self._lineart_jobs:
             self._lineart_jobs.discard(job)
-            self.lineart_ready.emit(value)
+            if isinstance(job, ReferenceLinesJob):
+                self.reference_lines_ready.emit(value, job.version)
+            else:
+                self.lineart_ready.emit(value)
 
     def _on_job_failed(self, job: object, message: str) -> None:
         if job in self._lineart_jobs:
             self._lineart_jobs.discard(job)
-            self.lineart_failed.emit(f"Line-art conversion failed: {message}")
+            what = "the reference's lines" if isinstance(job, ReferenceLinesJob) else "line art"
+            self.lineart_failed.emit(f"Converting {what} failed: {message}")
 
     # --- closing ---------------------------------------------------------------------------
     def close(self) -> None:

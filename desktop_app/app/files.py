@@ -106,11 +106,22 @@ def keep_aside(path: Path) -> Path | None:
 @dataclass(frozen=True)
 class Restored:
     """What the autosave gave back: the sketch, the valid settings, and one line for each
-    thing that had to be dropped."""
+    thing that had to be dropped; the reference image under the strokes, if there was one."""
 
     sketch: np.ndarray | None
     values: dict[str, Any]
     notices: tuple[str, ...]
+    reference: np.ndarray | None = None
+
+
+class _Keep:
+    """The reference has not changed since the last save: leave its file as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = _Keep()
 
 
 class Autosave:
@@ -128,9 +139,24 @@ class Autosave:
     def session_file(self) -> Path:
         return self.directory / "autosave-session.json"
 
-    def save(self, sketch: np.ndarray | None, session: dict[str, Any]) -> None:
+    @property
+    def reference_file(self) -> Path:
+        return self.directory / "autosave-reference.png"
+
+    def save(
+        self,
+        sketch: np.ndarray | None,
+        session: dict[str, Any],
+        reference: np.ndarray | _Keep | None = KEEP,
+    ) -> None:
+        """``reference``: the image to keep, None when there is none (any old one goes),
+        KEEP when it did not change (a photo is not encoded again at every stroke)."""
         if sketch is not None:
             save_image(self.sketch_file, sketch)
+        if reference is None:
+            self.reference_file.unlink(missing_ok=True)
+        elif not isinstance(reference, _Keep):
+            save_image(self.reference_file, reference)
         write_atomic(self.session_file, json.dumps(session, indent=1).encode())
 
     def load(self) -> Restored:
@@ -139,13 +165,18 @@ class Autosave:
         raw = self._load_session(notices)
         values, dropped = load_stored(raw, stored_in("session"), "autosaved session")
         notices += dropped
-        sketch = None
-        if self.sketch_file.exists():
-            try:
-                sketch = read_png(self.sketch_file)
-            except SketchError as err:
-                notices.append(self._damaged(self.sketch_file, "autosaved sketch", err))
-        return Restored(sketch, values, tuple(notices))
+        sketch = self._image(self.sketch_file, "autosaved sketch", notices)
+        reference = self._image(self.reference_file, "autosaved reference image", notices)
+        return Restored(sketch, values, tuple(notices), reference)
+
+    def _image(self, path: Path, what: str, notices: list[str]) -> np.ndarray | None:
+        if not path.exists():
+            return None
+        try:
+            return read_png(path)
+        except SketchError as err:
+            notices.append(self._damaged(path, what, err))
+            return None
 
     def _load_session(self, notices: list[str]) -> dict[str, Any]:
         try:

@@ -63,7 +63,9 @@ class FramePacer(QObject):
         self.worker = worker
         self.gate = gate
         self.history = history
-        self.sketch_source: Callable[[], np.ndarray] | None = None
+        self.sketch_source: Callable[[], np.ndarray] | None = None  # the lines to follow
+        # Colour mode's starting colours when they are not the sketch's (a reference photo).
+        self.colour_source: Callable[[], np.ndarray | None] | None = None
         self.current: FrameResult | None = None
         self._settling: FrameResult | None = None
         self._sent_sketches: dict[int, np.ndarray] = {}
@@ -110,8 +112,12 @@ class FramePacer(QObject):
             return None
         state = self.state
         self._next_id += 1
+        colour = None
+        if state.mode == "colour" and self.colour_source is not None:
+            colour = self.colour_source()
         return RenderRequest(
             sketch=self.sketch_source(),
+            colour=colour,
             prompt=state.prompt,
             mode=state.mode,
             control_scale=float(state.control_scale),

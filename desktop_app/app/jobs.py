@@ -70,3 +70,14 @@ class LineArtJob:
 
     def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> np.ndarray:
         return engine_api.lineart_from_photo(self.photo)
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceLinesJob:
+    """The line art of the reference image of ``version`` (it joins the strokes as lines)."""
+
+    photo: np.ndarray
+    version: int
+
+    def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> np.ndarray:
+        return engine_api.lineart_from_photo(self.photo)

@@ -48,13 +48,16 @@ class SessionKeeper(QObject):
         super().__init__(parent)
         self.state = state
         self.sketch_source: Callable[[], np.ndarray] | None = None
+        # (version, image or None) of the reference under the strokes: saved when it changed.
+        self.reference_source: Callable[[], tuple[int, np.ndarray | None]] | None = None
+        self._saved_reference = 0
         self.autosave = files.Autosave(data_dir) if data_dir is not None else None
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         # The newest state not yet being written, and whether a saver runs: both guarded by
         # the lock, shared with the saving thread.
         self._lock = threading.Lock()
-        self._waiting: tuple[np.ndarray | None, dict[str, Any]] | None = None
+        self._waiting: tuple[np.ndarray | None, dict[str, Any], Any] | None = None
         self._saver_running = False
         self._timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_DELAY_MS)
         self._timer.timeout.connect(self.save_soon_now)
@@ -79,12 +82,25 @@ class SessionKeeper(QObject):
         if self.autosave is None:
             return
         sketch = self.sketch_source() if self.sketch_source is not None else None
+        reference = self._changed_reference()
         with self._lock:
-            self._waiting = (sketch, self.session())
+            if reference is files.KEEP and self._waiting is not None:
+                reference = self._waiting[2]  # a change not yet written is not dropped
+            self._waiting = (sketch, self.session(), reference)
             if self._saver_running:
                 return  # the running saver takes it next
             self._saver_running = True
         self._pool.start(_Saver(self))
+
+    def _changed_reference(self) -> Any:
+        """The reference image (or None) when it changed since the last save, else KEEP."""
+        if self.reference_source is None:
+            return files.KEEP
+        version, image = self.reference_source()
+        if version == self._saved_reference:
+            return files.KEEP
+        self._saved_reference = version
+        return image
 
     @property
     def busy(self) -> bool:
@@ -102,10 +118,10 @@ class SessionKeeper(QObject):
                 if self._waiting is None:
                     self._saver_running = False
                     break
-                (sketch, session), self._waiting = self._waiting, None
+                (sketch, session, reference), self._waiting = self._waiting, None
             failure = None
             try:
-                self.autosave.save(sketch, session)
+                self.autosave.save(sketch, session, reference)
             except LiveCanvasError as err:
                 failure = f"Autosave failed: {err}"
             if failure:

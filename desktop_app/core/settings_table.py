@@ -168,6 +168,13 @@ SETTINGS: dict[str, Setting] = {
             help="the noise the picture starts from: the same seed gives the same picture",
         ),
         Setting("seed_locked", bool, False, "seed lock", "session"),
+        # The reference image under the strokes: how strongly it shows, whether it shows,
+        # whether its line art joins the strokes as lines to follow.
+        Setting(
+            "reference_opacity", float, 0.5, "reference opacity", "session", low=0.0, high=1.0
+        ),
+        Setting("reference_visible", bool, True, "reference visibility", "session"),
+        Setting("reference_lines", bool, True, "lines from the reference", "session"),
         Setting("steps", int, 1, "steps", "session", low=1, high=4, help="denoising steps, 1..4"),
         Setting(
             "size",

@@ -40,7 +40,9 @@ class RenderRequest:
     """One frame: the sketch as it is now plus every setting that shapes the picture.
 
     ``sketch`` is an RGB uint8 array (H, W, 3) of dark lines on white, any size; the engine
-    resizes it to ``size``. ``request_id`` lets the caller match a result to its request.
+    resizes it to ``size``. ``colour``, when given (a reference photo under the strokes), is
+    where colour mode takes its starting colours from instead of the sketch; the lines still
+    come from ``sketch``. ``request_id`` lets the caller match a result to its request.
     """
 
     sketch: np.ndarray
@@ -52,15 +54,12 @@ class RenderRequest:
     steps: int = SETTINGS["steps"].default
     size: int = SETTINGS["size"].default
     request_id: int = 0
+    colour: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        sketch = self.sketch
-        if not isinstance(sketch, np.ndarray) or sketch.dtype != np.uint8:
-            raise InvalidRequestError("the sketch must be an RGB uint8 image")
-        if sketch.ndim != 3 or sketch.shape[2] != 3 or min(sketch.shape[:2]) < 1:
-            raise InvalidRequestError(
-                f"the sketch must be an RGB image (height, width, 3), got shape {sketch.shape}"
-            )
+        _check_rgb(self.sketch, "the sketch")
+        if self.colour is not None:
+            _check_rgb(self.colour, "the colour image")
         # Strength is checked in scribble mode too: a bad value is reported where it was set.
         check_frame_settings({name: getattr(self, name) for name in FRAME_SETTINGS})
 
@@ -70,8 +69,8 @@ class RenderRequest:
             return False
         return (
             self.settings_key() == other.settings_key()
-            and self.sketch.shape == other.sketch.shape
-            and np.array_equal(self.sketch, other.sketch)
+            and _same_image(self.sketch, other.sketch)
+            and (self.mode != "colour" or _same_image(self.colour, other.colour))
         )
 
     def settings_key(self) -> tuple:
@@ -84,6 +83,21 @@ class RenderRequest:
             self.steps,
             self.size,
         )
+
+
+def _check_rgb(image: object, what: str) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise InvalidRequestError(f"{what} must be an RGB uint8 image")
+    if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
+        raise InvalidRequestError(
+            f"{what} must be an RGB image (height, width, 3), got shape {image.shape}"
+        )
+
+
+def _same_image(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and np.array_equal(a, b)
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,39 @@ def request_header(
     return header
 
 
-def read_call(header: dict[str, Any], sketch: np.ndarray) -> FrameCall:
+def request_body(
+    request: RenderRequest, reply: Reply | None = None, model: str | None = None
+) -> tuple[dict[str, Any], bytes]:
+    """The header and the images of ``request``: the sketch, then the colour image when there
+    is one (their lengths in the header's ``images``)."""
+    header = request_header(request, reply, model)
+    images = [encode_sketch(request.sketch)]
+    if request.colour is not None:
+        images.append(encode_sketch(request.colour))
+        header["images"] = [len(image) for image in images]
+    return header, b"".join(images)
+
+
+def decode_images(header: dict[str, Any], payload: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    """The sketch and the colour image (or None) of a request's payload."""
+    sizes = header.get("images")
+    if sizes is None:
+        return decode_sketch(payload), None
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) not in (1, 2)
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in sizes)
+        or sum(sizes) != len(payload)
+    ):
+        raise WireError(400, "the frame's 'images' does not match the images it carries")
+    sketch = decode_sketch(payload[: sizes[0]])
+    colour = decode_sketch(payload[sizes[0] :]) if len(sizes) == 2 else None
+    return sketch, colour
+
+
+def read_call(
+    header: dict[str, Any], sketch: np.ndarray, colour: np.ndarray | None = None
+) -> FrameCall:
     """The frame ``header`` asks for; WireError(400) naming the first thing wrong, in the
     words a local frame would use for a bad setting."""
     from desktop_app.core.errors import InvalidRequestError
@@ -189,7 +221,7 @@ def read_call(header: dict[str, Any], sketch: np.ndarray) -> FrameCall:
     if not isinstance(request_id, int) or isinstance(request_id, bool) or request_id < 0:
         raise WireError(400, f"the request id must be a whole number >= 0, got {request_id!r}")
     try:
-        request = RenderRequest(sketch=sketch, request_id=request_id, **settings)
+        request = RenderRequest(sketch=sketch, colour=colour, request_id=request_id, **settings)
     except InvalidRequestError as err:
         raise WireError(400, str(err)) from None
     model = header.get("model")

@@ -261,6 +261,10 @@ class Engine:
             image01 = resize_on_device(image01, req.size)
             control = control_from_canvas(image01)
         if colour:
+            if req.colour is not None:  # the colours under the lines (a reference photo)
+                image01 = resize_on_device(
+                    to_device_image(req.colour, self.device, self.dtype), req.size
+                )
             # The tiny encoder leaves its latents channels-last; compiled graphs are
             # specialised on strides, so both modes hand the UNet one layout and share a graph.
             latents = (self.encode_image(image01).float() + noise * sched.sigmas[0]).contiguous()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -37,12 +37,11 @@ from desktop_app.core.wire import (
     Reply,
     WireError,
     decode_picture,
-    encode_sketch,
     error_message,
     pack,
     read_error,
     read_result_header,
-    request_header,
+    request_body,
     unpack,
 )
 from desktop_app.remote.address import ServerAddress
@@ -59,7 +58,7 @@ class SentFrame:
     asking for the full-quality PNG of the model that made it), without the sketch's pixels."""
 
     export_header: dict
-    sketch_bytes: bytes
+    images: bytes  # the sketch (and the colour image), encoded as they were sent
     request_id: int
     size: int
 
@@ -76,29 +75,27 @@ class RemoteEngine:
         self, request: RenderRequest, should_cancel: Callable[[], bool] | None = None
     ) -> FrameResult:
         start = time.perf_counter()
-        sketch_bytes = encode_sketch(request.sketch)
-        body = pack(request_header(request, self.reply), sketch_bytes)
+        sent_header, images = request_body(request, self.reply)
+        body = pack(sent_header, images)
         encode_ms = (time.perf_counter() - start) * 1000.0
         answer = self.connection.request("POST", FRAME_PATH, body, should_cancel)
-        header, picture = self._frame_reply(answer, request.request_id)
+        reply, picture = self._frame_reply(answer, request.request_id)
         start = time.perf_counter()
         image = _picture(picture, request.size)
         decode_ms = (time.perf_counter() - start) * 1000.0
+        # An export sends the same request again, asking for the full-quality PNG of the model
+        # that made this picture.
+        export_header = {**sent_header, "reply": asdict(EXPORT_REPLY), "model": reply.params.model}
         return FrameResult(
             image=image,
-            params=header.params,
-            timings=header.timings,
+            params=reply.params,
+            timings=reply.timings,
             request_id=request.request_id,
-            latents=SentFrame(
-                request_header(request, EXPORT_REPLY, model=header.params.model),
-                sketch_bytes,
-                request.request_id,
-                request.size,
-            ),
-            warnings=header.warnings,
+            latents=SentFrame(export_header, images, request.request_id, request.size),
+            warnings=reply.warnings,
             load_id=self.info.load_id,
             remote=RemoteTimings(
-                server=header.server,
+                server=reply.server,
                 encode_ms=encode_ms,
                 round_trip_ms=answer.round_trip_ms,
                 decode_ms=decode_ms,
@@ -116,7 +113,7 @@ class RemoteEngine:
         sent = result.latents
         if not isinstance(sent, SentFrame):
             return result.image  # not one of this engine's frames: as it was shown
-        body = pack(sent.export_header, sent.sketch_bytes)
+        body = pack(sent.export_header, sent.images)
         answer = self.connection.request("POST", EXPORT_PATH, body, should_cancel, EXPORT_TIMEOUT_S)
         _, picture = self._frame_reply(answer, sent.request_id)
         return _picture(picture, sent.size)

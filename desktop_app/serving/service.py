@@ -34,7 +34,7 @@ from desktop_app.core.wire import (
     MAX_SIDE,
     PROTOCOL,
     WireError,
-    decode_sketch,
+    decode_images,
     encode_picture,
     pack,
     read_call,
@@ -118,7 +118,7 @@ class FrameService:
         received = received if received is not None else time.perf_counter()
         start = time.perf_counter()
         header, payload = unpack(body)
-        call = read_call(header, decode_sketch(payload))
+        call = read_call(header, *decode_images(header, payload))
         decode_ms = _ms_since(start)
         if export and call.model is not None and call.model != self.engine.info.model:
             raise WireError(

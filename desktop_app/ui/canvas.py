@@ -28,8 +28,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from desktop_app.app.imaging import qimage_to_rgb, rgb_to_qimage
-from desktop_app.ui.canvas_commands import PatchCommand
+from desktop_app.ui.canvas_commands import PatchCommand, ReferenceCommand
 from desktop_app.ui.image_view import ImageView
+from desktop_app.ui.reference_layer import ReferenceLayer, fit_on_page
 
 UNDO_LIMIT = 200
 # Compressed pixels the history may hold. Past it the oldest steps go, down to 3/4 of it (so
@@ -51,8 +52,9 @@ class _Stroke:
 class SketchCanvas(ImageView):
     content_changed = Signal(bool)  # in_stroke: True while a stroke is being drawn
     stroke_finished = Signal()
-    image_dropped = Signal(str)  # path of an image file dropped on the canvas
+    file_dropped = Signal(str)  # path of a file dropped on the canvas
     brush_changed = Signal()
+    reference_changed = Signal()  # a reference image was put under the strokes, or removed
 
     def __init__(self, size: int = 512, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent)
@@ -65,6 +67,7 @@ class SketchCanvas(ImageView):
         self._hover: QPointF | None = None
         self._painted_outline = QRect()  # the brush outline's last painted place
         self._tablet_down = False
+        self.reference = ReferenceLayer()
         image = QImage(size, size, QImage.Format.Format_RGB32)
         image.fill(WHITE)
         self.set_image(image)
@@ -130,6 +133,59 @@ class SketchCanvas(ImageView):
         if self.undo_bytes() > UNDO_BYTES_LIMIT:
             self._trim_history(UNDO_BYTES_LIMIT * 3 // 4)
 
+    # --- the reference layer ------------------------------------------------------------------
+    def set_reference(self, image: QImage | np.ndarray, text: str = "Reference image") -> None:
+        """Put ``image`` under the strokes, fitted to the page (undoable)."""
+        self.end_stroke()
+        page = fit_on_page(image, (self._image.width(), self._image.height()))
+        self._push(ReferenceCommand(self, self.reference.image, page, text))
+
+    def remove_reference(self) -> None:
+        if self.reference.image is not None:
+            self.end_stroke()
+            self._push(ReferenceCommand(self, self.reference.image, None, "Remove reference"))
+
+    def load_reference(self, image: np.ndarray) -> None:
+        """The autosaved reference, back under the strokes (not an undoable step)."""
+        self.show_reference(fit_on_page(image, (self._image.width(), self._image.height())))
+
+    def show_reference(self, page: QImage | None) -> None:
+        """Used by the undo commands: this page (or none) under the strokes."""
+        self.reference.set_image(page)
+        self.update()
+        self.reference_changed.emit()
+        self.content_changed.emit(False)
+
+    def set_reference_lines(self, lines: np.ndarray, version: int) -> None:
+        """The line art of the reference of ``version`` (computed off the UI thread)."""
+        if self.reference.set_lines(lines, version) and self.reference.use_lines:
+            self.content_changed.emit(False)
+
+    def set_reference_look(self, opacity: float, visible: bool, use_lines: bool) -> None:
+        layer = self.reference
+        if (layer.opacity, layer.visible, layer.use_lines) == (opacity, visible, use_lines):
+            return
+        layer.opacity, layer.visible, layer.use_lines = opacity, visible, use_lines
+        self.update()
+        if layer.image is not None:
+            self.content_changed.emit(True)  # a slider drag: frames at the stroke pace
+
+    def control_array(self) -> np.ndarray:
+        """The lines the model follows: the strokes, with the reference's where used."""
+        return self.reference.lines_for(self.to_numpy())
+
+    def colour_array(self) -> np.ndarray | None:
+        """Colour mode's starting colours when a reference shows (else the strokes are)."""
+        if not self.reference.shown:
+            return None
+        return self.reference.colours_for(self.to_numpy())
+
+    def paint_image(self, painter: QPainter, target: QRectF, source: QRectF) -> None:
+        if self.reference.shown:
+            self.reference.paint(painter, target, source, self._image)
+        else:
+            super().paint_image(painter, target, source)
+
     def _trim_history(self, budget: int) -> None:
         """Drop the oldest steps until the rest fit in ``budget`` bytes (the newest always
         stays). QUndoStack cannot drop its bottom command, so the kept commands are pushed
@@ -140,7 +196,7 @@ class SketchCanvas(ImageView):
         total = 0
         for index in reversed(range(stack.count())):
             command = stack.command(index)
-            if not isinstance(command, PatchCommand):
+            if not hasattr(command, "applied_copy"):
                 break
             if kept and total + command.stored_bytes > budget:
                 break
@@ -317,14 +373,14 @@ class SketchCanvas(ImageView):
         event.accept()  # no synthesised mouse events
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
-        if _first_image_path(event) is not None:
+        if _first_local_file(event) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
-        path = _first_image_path(event)
-        if path is not None:
+        path = _first_local_file(event)
+        if path is not None:  # any file: one that is not an image is said so, not ignored
             event.acceptProposedAction()
-            self.image_dropped.emit(path)
+            self.file_dropped.emit(path)
 
     def paint_overlay(self, painter: QPainter, rect: QRectF) -> None:
         self._painted_outline = QRect()
@@ -340,14 +396,14 @@ class SketchCanvas(ImageView):
 
 
 def _stored_bytes(command) -> int:
-    return command.stored_bytes if isinstance(command, PatchCommand) else 0
+    return getattr(command, "stored_bytes", 0)
 
 
-def _first_image_path(event: QDragEnterEvent | QDropEvent) -> str | None:
+def _first_local_file(event: QDragEnterEvent | QDropEvent) -> str | None:
+    """The first local file dropped, an image rather than another if there is one."""
     mime = event.mimeData()
     if not mime.hasUrls():
         return None
-    for url in mime.urls():
-        if url.isLocalFile() and Path(url.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
-            return url.toLocalFile()
-    return None
+    files = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+    images = [f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    return (images or files or [None])[0]

@@ -127,3 +127,43 @@ class PatchCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._canvas.blit(self._rect.topLeft(), self._before.image())
+
+
+class ReferenceCommand(QUndoCommand):
+    """Put a reference image under the strokes, replace it, or remove it (None): the strokes
+    are untouched, and undo brings the previous reference back."""
+
+    def __init__(
+        self,
+        canvas: SketchCanvas,
+        before: QImage | CompressedImage | None,
+        after: QImage | CompressedImage | None,
+        text: str,
+        applied: bool = False,
+    ) -> None:
+        super().__init__(text)
+        self._canvas = canvas
+        self._before = _stored(before)
+        self._after = _stored(after)
+        self._skip_redo = applied
+
+    def applied_copy(self) -> ReferenceCommand:
+        """The same step, sharing its pixels, marked as applied (for a rebuilt stack)."""
+        return ReferenceCommand(self._canvas, self._before, self._after, self.text(), True)
+
+    @property
+    def stored_bytes(self) -> int:
+        return sum(image.nbytes for image in (self._before, self._after) if image is not None)
+
+    def redo(self) -> None:
+        if self._skip_redo:
+            self._skip_redo = False
+            return
+        self._canvas.show_reference(self._after.image() if self._after is not None else None)
+
+    def undo(self) -> None:
+        self._canvas.show_reference(self._before.image() if self._before is not None else None)
+
+
+def _stored(image: QImage | CompressedImage | None) -> CompressedImage | None:
+    return CompressedImage(image) if isinstance(image, QImage) else image

@@ -69,9 +69,14 @@ class ImageView(QWidget):
                     exposed.width() * scale,
                     exposed.height() * scale,
                 )
-                painter.drawImage(exposed, self._image, source)
+                self.paint_image(painter, exposed, source)
         self.paint_overlay(painter, rect)
         painter.end()
+
+    def paint_image(self, painter: QPainter, target: QRectF, source: QRectF) -> None:
+        """Draw ``source`` (image pixels) into ``target`` (widget pixels); the canvas puts its
+        reference layer under the strokes here."""
+        painter.drawImage(target, self._image, source)
 
     def paint_overlay(self, painter: QPainter, rect: QRectF) -> None:
         """Hook for subclasses (the canvas draws its brush outline here)."""

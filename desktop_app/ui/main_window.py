@@ -8,14 +8,12 @@ from PySide6.QtWidgets import (
     QApplication,
     QBoxLayout,
     QColorDialog,
-    QFileDialog,
     QMainWindow,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop_app.app.controller import Controller
-from desktop_app.app.imaging import load_image_file
 from desktop_app.app.settings import PreferencesKeeper
 from desktop_app.app.user_presets import UserPreset, UserPresetStore
 from desktop_app.core.types import FrameResult
@@ -28,16 +26,16 @@ from desktop_app.ui.download_dialog import ModelDownloadDialog
 from desktop_app.ui.download_offer import DownloadOffer
 from desktop_app.ui.export_menu import ExportMenu
 from desktop_app.ui.filmstrip import Filmstrip
+from desktop_app.ui.image_import import ImageImport
 from desktop_app.ui.image_view import ImageView
 from desktop_app.ui.model_status import ModelStatus
 from desktop_app.ui.picture_window import PicturePlacement
+from desktop_app.ui.reference_bar import ReferenceBar
 from desktop_app.ui.server_banner import ServerBanner
 from desktop_app.ui.server_dialog import ServerDialog
 from desktop_app.ui.theme import icon
 from desktop_app.ui.tool_bar import ToolBar
 from desktop_app.ui.user_preset_dialog import UserPresetDialog
-
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"
 
 
 class MainWindow(QMainWindow):
@@ -84,6 +82,9 @@ class MainWindow(QMainWindow):
         self.images.addWidget(self.canvas, 1)
         self.images.addWidget(self.preview, 1)
         column.addLayout(self.images, 1)
+        self.reference_bar = ReferenceBar(controller, self.canvas)
+        self.imports = ImageImport(controller, self.canvas, self._say, self)
+        column.addWidget(self.reference_bar)
         column.addWidget(self.filmstrip)
         column.addWidget(self.controls)
         self.setCentralWidget(central)
@@ -95,7 +96,13 @@ class MainWindow(QMainWindow):
         self._connect()
         self._show_layout(self.state.layout)
         self.state.layout_changed.connect(self._show_layout)
-        controller.sketch_source = self.canvas.to_numpy
+        canvas = self.canvas
+        controller.use_canvas(
+            strokes=canvas.to_numpy,
+            lines=canvas.control_array,
+            colours=canvas.colour_array,
+            reference=lambda: (canvas.reference.version, canvas.reference.rgb()),
+        )
         geometry = self.state.geometry
         if not geometry or not self.restoreGeometry(QByteArray(geometry)):
             self.resize(1180, 860)
@@ -155,7 +162,7 @@ class MainWindow(QMainWindow):
         self.undo_action.setEnabled(False)
         self.redo_action.setEnabled(False)
         self.clear_action = self._action("Clear", canvas.clear, Qt.Key.Key_Delete, "clear")
-        self.import_action = self._action("Import image…", self.import_image, None, "import")
+        self.import_action = self._action("Reference image…", self.import_image, "Ctrl+I", "import")
         self.lineart_action = self._action(
             "Import photo as line art…", self.import_lineart, None, "lineart"
         )
@@ -189,7 +196,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         c, canvas = self.controller, self.canvas
         canvas.content_changed.connect(c.sketch_changed)
-        canvas.image_dropped.connect(self.import_image)
+        canvas.file_dropped.connect(self.import_image)
         c.gate.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.session.notice.connect(self.show_error)
         c.gate.engine_loaded.connect(self.model_status.engine_loaded)
@@ -324,6 +331,12 @@ class MainWindow(QMainWindow):
             "Some saved state could not be used and was reset:\n" + "\n".join(notices)
         )
 
+    def _say(self, message: str, is_error: bool) -> None:
+        if is_error:
+            self.show_error(message)
+        else:
+            self.statusBar().showMessage(message, 5000)
+
     def show_error(self, message: str) -> None:
         self.error_banner.show_message(message)
         self.statusBar().showMessage(message, 10000)
@@ -346,28 +359,11 @@ class MainWindow(QMainWindow):
             QApplication.clipboard().setImage(self.preview.image())
             self.statusBar().showMessage("Picture copied", 3000)
 
-    def _pick_image(self, path: str | None, caption: str):
-        """The image at ``path`` (or one the user picks) as RGB, or None (reported)."""
-        path = path or QFileDialog.getOpenFileName(self, caption, "", IMAGE_FILTER)[0]
-        if not path:
-            return None
-        array = load_image_file(path)
-        if array is None:
-            self.show_error(f"Cannot read {path} as an image.")
-        return array
-
     def import_image(self, path: str | None = None) -> None:
-        """Put an image file on the canvas as the background (undoable)."""
-        array = self._pick_image(path, "Import image")
-        if array is not None:
-            self.canvas.paste_array(array)
+        self.imports.reference(path)
 
     def import_lineart(self, path: str | None = None) -> None:
-        """Convert a photo to line art in the worker, then put it on the canvas."""
-        array = self._pick_image(path, "Photo to line art")
-        if array is not None:
-            self.statusBar().showMessage("Converting the photo to line art…", 5000)
-            self.controller.import_lineart(array)
+        self.imports.lineart(path)
 
     # --- closing ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

@@ -60,6 +60,8 @@ def create_window(
         owned.setParent(window)
     if sketch is not None:
         window.canvas.load_array(sketch)
+    if controller.restored_reference is not None:
+        window.canvas.load_reference(controller.restored_reference)
     if notices:
         window.show_notices(notices)
     return window

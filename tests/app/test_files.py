@@ -112,10 +112,10 @@ def test_saves_faster_than_the_disk_do_not_pile_up_and_the_newest_lands(
     written: list[str] = []
     real_save = keeper.autosave.save
 
-    def slow_save(sketch, session):
+    def slow_save(sketch, session, reference):
         time.sleep(0.05)  # a slow disk: each save takes longer than a stroke
         written.append(session["prompt"])
-        real_save(sketch, session)
+        real_save(sketch, session, reference)
 
     monkeypatch.setattr(keeper.autosave, "save", slow_save)
     for n in range(30):

@@ -265,20 +265,16 @@ def test_gui_command_quits_after_the_first_frame(qtbot, monkeypatch, tmp_path):
     assert gui.run(args) == 0
 
 
-def test_import_image_and_photo_as_line_art(qtbot, make_window, tmp_path, monkeypatch):
+def test_photo_as_line_art_goes_on_the_strokes(qtbot, make_window, tmp_path, monkeypatch):
     from PIL import Image
 
     from desktop_app.app import engine_api
 
     window = make_window(FakeEngine())
     photo = np.zeros((60, 60, 3), np.uint8)
-    photo[:, :30] = (0, 200, 0)
     path = tmp_path / "photo.png"
     Image.fromarray(photo).save(path)
-    window.import_image(str(path))
-    pixels = window.canvas.to_numpy()
-    assert tuple(pixels[256, 100]) == (0, 200, 0)
-
+    blank = window.canvas.to_numpy()
     calls = []
 
     def lineart(image):
@@ -291,9 +287,10 @@ def test_import_image_and_photo_as_line_art(qtbot, make_window, tmp_path, monkey
     assert calls == [(60, 60, 3)]
     assert (window.canvas.to_numpy() == 7).all()
     window.canvas.undo_stack.undo()
-    assert np.array_equal(window.canvas.to_numpy(), pixels)
-    window.import_image(str(tmp_path / "missing.png"))
-    assert "Cannot read" in window.error_banner.text()
+    assert np.array_equal(window.canvas.to_numpy(), blank)
+    window.import_lineart(str(tmp_path / "missing.png"))
+    message = window.error_banner.text()
+    assert message.startswith("missing.png cannot be read as an image") and "\n" not in message
 
 
 def test_shortcuts_are_wired(qtbot, make_window):
