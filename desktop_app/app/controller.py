@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from desktop_app.app.drawing import Drawing
 from desktop_app.app.exporter import Exporter
 from desktop_app.app.frame_pacer import HISTORY_SETTLE_MS, FramePacer
 from desktop_app.app.history import History
@@ -98,16 +99,14 @@ class Controller(QObject):
     def use_canvas(
         self,
         strokes: Callable[[], np.ndarray],
-        lines: Callable[[], np.ndarray],
-        colours: Callable[[], np.ndarray | None],
+        drawing: Callable[[], Drawing],
         reference: Callable[[], tuple[int, np.ndarray | None]],
     ) -> None:
-        """Where the drawing is read: the strokes (autosaved), the lines the model follows,
-        colour mode's starting colours, and the reference image with its version."""
+        """Where the drawing is read: the strokes (autosaved), the whole drawing (frames),
+        and the reference image with its version (autosaved when it changes)."""
         self.session.sketch_source = strokes
         self.session.reference_source = reference
-        self.frames.sketch_source = lines
-        self.frames.colour_source = colours
+        self.frames.drawing_source = drawing
 
     def find_reference_lines(self, photo: np.ndarray, version: int) -> None:
         self._lineart_jobs.add(self.worker.submit_job(ReferenceLinesJob(photo, version)))

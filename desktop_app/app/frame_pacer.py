@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from desktop_app.app.drawing import Drawing
 from desktop_app.app.history import History
 from desktop_app.app.model_gate import ModelGate
 from desktop_app.app.state import LiveState
@@ -63,13 +64,13 @@ class FramePacer(QObject):
         self.worker = worker
         self.gate = gate
         self.history = history
-        self.sketch_source: Callable[[], np.ndarray] | None = None  # the lines to follow
-        # Colour mode's starting colours when they are not the sketch's (a reference photo).
-        self.colour_source: Callable[[], np.ndarray | None] | None = None
+        self.drawing_source: Callable[[], Drawing] | None = None  # what frames are made of
         self.current: FrameResult | None = None
         self._settling: FrameResult | None = None
-        self._sent_sketches: dict[int, np.ndarray] = {}
-        self._result_sketches: OrderedDict[int, np.ndarray] = OrderedDict()
+        # The drawing of each frame asked for, then of each shown (for exports: an export
+        # carries exactly what made its picture).
+        self._sent_drawings: dict[int, Drawing] = {}
+        self._result_drawings: OrderedDict[int, Drawing] = OrderedDict()
         self._next_id = 0
         self._shown_id = -1
         self._arrivals: deque[float] = deque(maxlen=12)
@@ -107,17 +108,25 @@ class FramePacer(QObject):
         elif name in _THROTTLED and self.state.live and not self._throttle.isActive():
             self._throttle.start()
 
-    def build_request(self) -> RenderRequest | None:
-        if self.sketch_source is None:
+    @property
+    def sketch_source(self) -> Callable[[], np.ndarray] | None:
+        """A drawing of strokes alone (tests and tools that have no reference)."""
+        source = self.drawing_source
+        return None if source is None else lambda: source().strokes
+
+    @sketch_source.setter
+    def sketch_source(self, source: Callable[[], np.ndarray] | None) -> None:
+        self.drawing_source = None if source is None else lambda: Drawing(source())
+
+    def build_request(self) -> tuple[RenderRequest, Drawing] | None:
+        if self.drawing_source is None:
             return None
         state = self.state
+        drawing = self.drawing_source()
         self._next_id += 1
-        colour = None
-        if state.mode == "colour" and self.colour_source is not None:
-            colour = self.colour_source()
-        return RenderRequest(
-            sketch=self.sketch_source(),
-            colour=colour,
+        request = RenderRequest(
+            sketch=drawing.lines(),
+            colour=drawing.colours() if state.mode == "colour" else None,
             prompt=state.prompt,
             mode=state.mode,
             control_scale=float(state.control_scale),
@@ -127,6 +136,7 @@ class FramePacer(QObject):
             size=int(state.size),
             request_id=self._next_id,
         )
+        return request, drawing
 
     def _request_in_motion(self) -> None:
         self.request_frame(supersede=False)
@@ -138,17 +148,18 @@ class FramePacer(QObject):
         if not self.gate.can_render:
             return None  # nothing can render: the window works as a sketch tool
         try:
-            request = self.build_request()
+            built = self.build_request()
         except LiveCanvasError as err:
             self.render_failed.emit(str(err))
             return None
-        if request is None:
+        if built is None:
             return None
+        request, drawing = built
         self.worker.submit(request, force=force, supersede=supersede)
         self.frame_requested.emit(request.request_id)
-        self._sent_sketches[request.request_id] = request.sketch
-        if len(self._sent_sketches) > KEPT_SKETCHES:  # no result for a while (model failing)
-            del self._sent_sketches[min(self._sent_sketches)]
+        self._sent_drawings[request.request_id] = drawing
+        if len(self._sent_drawings) > KEPT_SKETCHES:  # no result for a while (model failing)
+            del self._sent_drawings[min(self._sent_drawings)]
         return request.request_id
 
     def generate(self) -> int | None:
@@ -161,7 +172,7 @@ class FramePacer(QObject):
             return  # older than what is on screen
         self._shown_id = result.request_id
         self._settling = result
-        self._keep_sketch(result.request_id)
+        self._keep_drawing(result.request_id)
         self.show_result(result)
         self._arrivals.append(time.monotonic())
         fps = 0.0
@@ -189,15 +200,20 @@ class FramePacer(QObject):
         if request_id >= self._shown_id:
             self.render_failed.emit(message)
 
-    def _keep_sketch(self, request_id: int) -> None:
-        """Move the sketch of a shown result from the in-flight table to the kept ones."""
-        for rid in [r for r in self._sent_sketches if r <= request_id]:
-            sketch = self._sent_sketches.pop(rid)
+    def _keep_drawing(self, request_id: int) -> None:
+        """Move the drawing of a shown result from the in-flight table to the kept ones."""
+        for rid in [r for r in self._sent_drawings if r <= request_id]:
+            drawing = self._sent_drawings.pop(rid)
             if rid == request_id:
-                self._result_sketches[rid] = sketch
-        while len(self._result_sketches) > KEPT_SKETCHES:
-            self._result_sketches.popitem(last=False)
+                self._result_drawings[rid] = drawing
+        while len(self._result_drawings) > KEPT_SKETCHES:
+            self._result_drawings.popitem(last=False)
+
+    def drawing_of(self, result: FrameResult) -> Drawing | None:
+        """The drawing that made ``result``, if it is still kept."""
+        return self._result_drawings.get(result.request_id)
 
     def sketch_of(self, result: FrameResult) -> np.ndarray | None:
-        """The sketch that made ``result``, if it is still kept."""
-        return self._result_sketches.get(result.request_id)
+        """The lines that made ``result`` (what the model followed), if still kept."""
+        drawing = self.drawing_of(result)
+        return None if drawing is None else drawing.lines()

@@ -27,6 +27,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
+from desktop_app.app.drawing import Drawing
 from desktop_app.app.imaging import qimage_to_rgb, rgb_to_qimage
 from desktop_app.ui.canvas_commands import PatchCommand, ReferenceCommand
 from desktop_app.ui.image_view import ImageView
@@ -170,15 +171,18 @@ class SketchCanvas(ImageView):
         if layer.image is not None:
             self.content_changed.emit(True)  # a slider drag: frames at the stroke pace
 
-    def control_array(self) -> np.ndarray:
-        """The lines the model follows: the strokes, with the reference's where used."""
-        return self.reference.lines_for(self.to_numpy())
-
-    def colour_array(self) -> np.ndarray | None:
-        """Colour mode's starting colours when a reference shows (else the strokes are)."""
-        if not self.reference.shown:
-            return None
-        return self.reference.colours_for(self.to_numpy())
+    def drawing(self) -> Drawing:
+        """The strokes as they are now, with the reference and how it shows: what a frame
+        is made from (its arrays are not touched again: the layer replaces, never edits)."""
+        layer = self.reference
+        return Drawing(
+            strokes=self.to_numpy(),
+            reference=layer.rgb(),
+            reference_lines=layer.lines,
+            opacity=layer.opacity,
+            visible=layer.visible,
+            use_lines=layer.use_lines,
+        )
 
     def paint_image(self, painter: QPainter, target: QRectF, source: QRectF) -> None:
         if self.reference.shown:

@@ -99,8 +99,7 @@ class MainWindow(QMainWindow):
         canvas = self.canvas
         controller.use_canvas(
             strokes=canvas.to_numpy,
-            lines=canvas.control_array,
-            colours=canvas.colour_array,
+            drawing=canvas.drawing,
             reference=lambda: (canvas.reference.version, canvas.reference.rgb()),
         )
         geometry = self.state.geometry

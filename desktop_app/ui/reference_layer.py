@@ -3,9 +3,7 @@ from), fitted to the page on white.
 
 The strokes stay an opaque white page with ink, drawn over the reference in multiply (white
 lets it through, ink stays ink), so strokes, erasing and their undo never touch the
-reference. What the model gets follows what the canvas shows: the lines are the strokes,
-darkened by the reference's line art when "lines from the reference" is on, and in colour
-mode the starting colours are the reference (at its opacity, over white) times the strokes.
+reference. What the model gets follows what the canvas shows (``app.drawing.Drawing``).
 """
 
 from __future__ import annotations
@@ -61,21 +59,6 @@ class ReferenceLayer:
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Multiply)
         painter.drawImage(target, strokes, source)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
-
-    def lines_for(self, strokes: np.ndarray) -> np.ndarray:
-        """The model's lines: the strokes, with the reference's line art where it is used."""
-        if not (self.shown and self.use_lines) or self.lines is None:
-            return strokes
-        return np.minimum(strokes, self.lines)
-
-    def colours_for(self, strokes: np.ndarray) -> np.ndarray | None:
-        """Colour mode's starting colours, or None without a reference shown (then the
-        strokes are the colours, as ever)."""
-        reference = self.rgb() if self.shown else None
-        if reference is None:
-            return None
-        under = 255.0 - self.opacity * (255.0 - reference.astype(np.float32))
-        return np.rint(under * strokes.astype(np.float32) / 255.0).astype(np.uint8)
 
 
 def fit_on_page(image: QImage | np.ndarray, size: tuple[int, int]) -> QImage:

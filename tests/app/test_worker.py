@@ -48,8 +48,8 @@ def test_latest_wins_with_a_slow_engine(qtbot, rig):
 def test_a_stale_result_is_dropped(qtbot, rig):
     controller = rig()
     loaded(qtbot, controller)
-    new = controller.frames.build_request()
-    old = controller.frames.build_request()
+    new, _ = controller.frames.build_request()
+    old, _ = controller.frames.build_request()
     object.__setattr__(old, "request_id", new.request_id - 1)
     result_new = controller.engine.render(new)
     result_old = controller.engine.render(old)

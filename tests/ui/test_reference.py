@@ -54,12 +54,12 @@ def test_a_reference_goes_under_the_strokes_and_undo_takes_it_away(
     assert canvas.reference.image is not None and window.reference_bar.isVisible()
     assert np.array_equal(canvas.to_numpy(), strokes)  # the strokes are untouched
     qtbot.waitUntil(lambda: canvas.reference.lines is not None, timeout=5000)
-    control = canvas.control_array()
+    control = canvas.drawing().lines()
     assert (control[256, :] < 128).all()  # the reference's line joins the strokes
     assert np.array_equal(np.minimum(control, strokes), control)
     canvas.undo_stack.undo()
     assert canvas.reference.image is None and not window.reference_bar.isVisible()
-    assert np.array_equal(canvas.control_array(), strokes)
+    assert np.array_equal(canvas.drawing().lines(), strokes)
     canvas.undo_stack.redo()
     assert canvas.reference.image is not None
 
@@ -88,7 +88,7 @@ def test_colour_mode_starts_from_the_reference_colours(qtbot, make_window, photo
     window.import_image(str(photo))
     frames = window.controller.frames
     qtbot.waitUntil(lambda: frames.current.params.mode == "colour", timeout=5000)
-    colours = window.canvas.colour_array()
+    colours = window.canvas.drawing().colours()
 
     def from_the_colours() -> bool:  # the fake engine draws colour mode from its colours
         request = frames.current.request_id
@@ -99,7 +99,7 @@ def test_colour_mode_starts_from_the_reference_colours(qtbot, make_window, photo
     qtbot.waitUntil(from_the_colours, timeout=5000)
     assert tuple(colours[100, 100]) == (0, 180, 0) and tuple(colours[100, 400]) == (200, 0, 0)
     window.state.reference_visible = False  # hidden: the strokes are the colours again
-    assert window.canvas.colour_array() is None
+    assert window.canvas.drawing().colours() is None
 
 
 def test_opacity_visibility_and_lines_follow_the_bar(qtbot, make_window, photo, lines):
@@ -110,7 +110,7 @@ def test_opacity_visibility_and_lines_follow_the_bar(qtbot, make_window, photo, 
     bar.opacity.setValue(25)
     assert canvas.reference.opacity == pytest.approx(0.25)
     bar.lines.setChecked(False)
-    assert np.array_equal(canvas.control_array(), canvas.to_numpy())
+    assert np.array_equal(canvas.drawing().lines(), canvas.to_numpy())
     bar.visible.setChecked(False)
     assert not canvas.reference.shown and window.state.reference_visible is False
 
