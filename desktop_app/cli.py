@@ -47,7 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("render", "models", "bench", "serve")
+
+
+def with_open_file(argv: list[str]) -> list[str]:
+    """``live-canvas FILE ...`` is ``live-canvas --open FILE ...``: a first argument that is
+    neither an option nor a command is a file to open."""
+    first = argv[0] if argv else ""
+    looks_like_a_file = "." in first or "/" in first or "\\" in first
+    if first and not first.startswith("-") and first not in COMMANDS and looks_like_a_file:
+        return ["--open", first, *argv[1:]]
+    return argv  # a mistyped command stays argparse's to name
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = with_open_file(list(sys.argv[1:] if argv is None else argv))
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed as one line

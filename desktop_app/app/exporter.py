@@ -61,7 +61,7 @@ class Exporter(QObject):
             sketch = self.frames.sketch_of(result)
             if sketch is None and self.frames.sketch_source is not None:
                 sketch = self.frames.sketch_source()
-        job = ExportJob(result, self.folder(), sketch)
+        job = ExportJob(result, self.folder(), sketch, self.frames.drawing_of(result))
         self._in_flight.add(job)
         self.worker.submit_job(job)
         return job

@@ -57,17 +57,21 @@ def save_image(path: Path, image: np.ndarray) -> None:
 MAX_SKETCH_SIDE = 8192  # an autosaved or imported sketch larger than this is not a sketch
 
 
-def read_png(path: Path) -> np.ndarray:
-    """An image file as RGB; SketchError says, in one line, why it cannot be read.
+def read_png(path: Path | str, data: bytes | None = None) -> np.ndarray:
+    """An image file (or ``data``, the bytes of one, named ``path``) as RGB; SketchError
+    says, in one line, why it cannot be read.
 
     The size is checked from the header before any pixel is decoded, so a hostile or broken
     file (20000 x 20000, a decompression bomb) costs nothing; any decoding failure of
     Pillow's, whatever its type, is a file that cannot be read, never a crash.
     """
+    import io
+
     from PIL import Image
 
+    path = Path(path)
     try:
-        with Image.open(path) as image:
+        with Image.open(path if data is None else io.BytesIO(data)) as image:
             width, height = image.size
             if max(width, height) > MAX_SKETCH_SIDE:
                 raise SketchError(
@@ -77,6 +81,8 @@ def read_png(path: Path) -> np.ndarray:
             return np.asarray(image.convert("RGB")).copy()
     except SketchError:
         raise
+    except FileNotFoundError:
+        raise SketchError(f"{path} does not exist") from None
     except Image.DecompressionBombError:
         # Pillow refuses such a header itself, before its size can be read.
         raise SketchError(

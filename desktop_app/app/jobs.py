@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from desktop_app.app import engine_api, files
+from desktop_app.app.drawing import Drawing
+from desktop_app.app.drawing_file import drawing_chunks
 from desktop_app.core.metadata import save_png
 from desktop_app.core.types import FrameEngine, FrameResult
 
@@ -42,11 +44,13 @@ class CacheCheckJob:
 
 @dataclass(frozen=True, eq=False)
 class ExportJob:
-    """A picture at full quality into ``directory``, with the sketch beside it if given."""
+    """A picture at full quality into ``directory``, with the sketch beside it if given, and
+    the drawing that made it inside it (so that it opens again to keep working)."""
 
     result: FrameResult
     directory: Path
     sketch: np.ndarray | None = None
+    drawing: Drawing | None = None
 
     def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> str:
         result = self.result
@@ -56,7 +60,8 @@ class ExportJob:
         image = engine.export_image(result, should_cancel) if same_load else result.image
         files.ensure_dir(self.directory)
         path = files.export_path(self.directory, result.params.seed)
-        save_png(path, image, result.params)
+        text, chunks = drawing_chunks(self.drawing, result.params) if self.drawing else ({}, [])
+        save_png(path, image, result.params, text, chunks)
         if self.sketch is not None:
             files.save_image(files.sketch_path(path), self.sketch)
         return str(path)

@@ -7,11 +7,20 @@ import functools
 import logging
 import os
 import sys
+from pathlib import Path
 
 from desktop_app.commands.arguments import add_server_arguments, server_choice
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--open",
+        dest="app_open",
+        metavar="FILE",
+        default=None,
+        help="an export to keep working on (or any picture, as a reference); "
+        "live-canvas FILE does the same",
+    )
     parser.add_argument(
         "--model",
         dest="app_model",
@@ -46,6 +55,11 @@ def run(args: argparse.Namespace) -> int:
 
     given = {"--model": args.app_model, "--device": args.app_device}
     server = server_choice(args.app_server, args.app_token_file, given)
+    opened = None
+    if args.app_open is not None:
+        from desktop_app.app.drawing_file import open_file
+
+        opened = open_file(args.app_open)  # a bad file is one line, before any window
     set_application_names()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     # The window hides at once on close; the app quits when the close has finished (the frame
@@ -64,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         loader=loader,
         quit_after_first_frame=getattr(args, "app_quit_after_first_frame", False),
     )
+    if opened is not None:
+        window.imports.apply(opened, Path(args.app_open).name)
     window.closed.connect(lambda _in_time: app.quit())
     window.show()
     window.start()

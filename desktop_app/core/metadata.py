@@ -87,9 +87,12 @@ def write_atomically(path: str | Path, write) -> Path:
 
 
 def png_info(
-    params: GenerationParams | None = None, extra_text: dict[str, str] | None = None
+    params: GenerationParams | None = None,
+    extra_text: dict[str, str] | None = None,
+    chunks: list[tuple[bytes, bytes]] | None = None,
 ) -> PngInfo:
-    """The text chunks of an exported PNG (a local export's and a server's are the same)."""
+    """The text chunks of an exported PNG (a local export's and a server's are the same),
+    and any private ``chunks`` (type, data) other tools pass over."""
     info = PngInfo()
     if params is not None:
         # Pillow stores non-Latin-1 text as an iTXt chunk (UTF-8), which the same tools read.
@@ -98,7 +101,9 @@ def png_info(
             # Its own chunk: A1111's parameters line is split at ", " and ": ".
             info.add_text("licence", params.licence)
     for key, value in (extra_text or {}).items():
-        info.add_text(key, value)
+        info.add_text(key, value, zip=len(value) > 1024)
+    for kind, data in chunks or ():
+        info.add(kind, data)
     return info
 
 
@@ -107,8 +112,9 @@ def save_png(
     image: np.ndarray,
     params: GenerationParams | None = None,
     extra_text: dict[str, str] | None = None,
+    chunks: list[tuple[bytes, bytes]] | None = None,
 ) -> Path:
-    info = png_info(params, extra_text)
+    info = png_info(params, extra_text, chunks)
     pil = Image.fromarray(np.ascontiguousarray(image))
     return write_atomically(path, lambda f: pil.save(f, format="PNG", pnginfo=info))
 

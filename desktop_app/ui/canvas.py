@@ -23,6 +23,7 @@ from PySide6.QtGui import (
     QPen,
     QPointingDevice,
     QTabletEvent,
+    QUndoCommand,
     QUndoStack,
 )
 from PySide6.QtWidgets import QWidget
@@ -69,6 +70,7 @@ class SketchCanvas(ImageView):
         self._painted_outline = QRect()  # the brush outline's last painted place
         self._tablet_down = False
         self.reference = ReferenceLayer()
+        self._in_macro = False  # an opened file's steps: one undo step, never trimmed apart
         image = QImage(size, size, QImage.Format.Format_RGB32)
         image.fill(WHITE)
         self.set_image(image)
@@ -129,31 +131,60 @@ class SketchCanvas(ImageView):
         rect = self._image.rect()
         self._push(PatchCommand(self, rect, self._image.copy(), after, text))
 
-    def _push(self, command: PatchCommand) -> None:
+    def _push(self, command: QUndoCommand) -> None:
         self.undo_stack.push(command)
-        if self.undo_bytes() > UNDO_BYTES_LIMIT:
+        if self.undo_bytes() > UNDO_BYTES_LIMIT and not self._in_macro:
             self._trim_history(UNDO_BYTES_LIMIT * 3 // 4)
 
     # --- the reference layer ------------------------------------------------------------------
-    def set_reference(self, image: QImage | np.ndarray, text: str = "Reference image") -> None:
-        """Put ``image`` under the strokes, fitted to the page (undoable)."""
+    def set_reference(
+        self,
+        image: QImage | np.ndarray,
+        text: str = "Reference image",
+        lines: np.ndarray | None = None,
+    ) -> None:
+        """Put ``image`` under the strokes, fitted to the page (undoable); ``lines``, its line
+        art when known (else it is made off the UI thread)."""
         self.end_stroke()
         page = fit_on_page(image, (self._image.width(), self._image.height()))
-        self._push(ReferenceCommand(self, self.reference.image, page, text))
+        layer = self.reference
+        self._push(ReferenceCommand(self, (layer.image, layer.lines), (page, lines), text))
 
     def remove_reference(self) -> None:
-        if self.reference.image is not None:
+        layer = self.reference
+        if layer.image is not None:
             self.end_stroke()
-            self._push(ReferenceCommand(self, self.reference.image, None, "Remove reference"))
+            before = (layer.image, layer.lines)
+            self._push(ReferenceCommand(self, before, (None, None), "Remove reference"))
 
     def load_reference(self, image: np.ndarray) -> None:
         """The autosaved reference, back under the strokes (not an undoable step)."""
         self.show_reference(fit_on_page(image, (self._image.width(), self._image.height())))
 
-    def show_reference(self, page: QImage | None) -> None:
+    def show_reference(self, page: QImage | None, lines: np.ndarray | None = None) -> None:
         """Used by the undo commands: this page (or none) under the strokes."""
-        self.reference.set_image(page)
+        self.reference.set_image(page, lines)
         self.update()
+        self.reference_changed.emit()
+        self.content_changed.emit(False)
+
+    def open_drawing(self, drawing: Drawing, text: str) -> None:
+        """Strokes and reference from an opened file, as one undoable step, and one frame
+        for both (not one for the strokes without their reference)."""
+        self.end_stroke()
+        blocked = self.blockSignals(True)
+        self._in_macro = True
+        self.undo_stack.beginMacro(text)
+        try:
+            self._replace_all(self._page_with(rgb_to_qimage(drawing.strokes), enlarge=False), text)
+            if drawing.reference is not None:
+                self.set_reference(drawing.reference, text, drawing.reference_lines)
+            else:
+                self.remove_reference()
+        finally:
+            self.undo_stack.endMacro()
+            self._in_macro = False
+            self.blockSignals(blocked)
         self.reference_changed.emit()
         self.content_changed.emit(False)
 

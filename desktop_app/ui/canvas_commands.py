@@ -130,21 +130,21 @@ class PatchCommand(QUndoCommand):
 
 
 class ReferenceCommand(QUndoCommand):
-    """Put a reference image under the strokes, replace it, or remove it (None): the strokes
-    are untouched, and undo brings the previous reference back."""
+    """Put a reference image (with its line art, when known) under the strokes, replace it,
+    or remove it (None): the strokes are untouched, and undo brings the previous one back."""
 
     def __init__(
         self,
         canvas: SketchCanvas,
-        before: QImage | CompressedImage | None,
-        after: QImage | CompressedImage | None,
+        before: tuple[QImage | None, np.ndarray | None] | _Stored,
+        after: tuple[QImage | None, np.ndarray | None] | _Stored,
         text: str,
         applied: bool = False,
     ) -> None:
         super().__init__(text)
         self._canvas = canvas
-        self._before = _stored(before)
-        self._after = _stored(after)
+        self._before = before if isinstance(before, _Stored) else _Stored(*before)
+        self._after = after if isinstance(after, _Stored) else _Stored(*after)
         self._skip_redo = applied
 
     def applied_copy(self) -> ReferenceCommand:
@@ -153,17 +153,38 @@ class ReferenceCommand(QUndoCommand):
 
     @property
     def stored_bytes(self) -> int:
-        return sum(image.nbytes for image in (self._before, self._after) if image is not None)
+        return self._before.nbytes + self._after.nbytes
 
     def redo(self) -> None:
         if self._skip_redo:
             self._skip_redo = False
             return
-        self._canvas.show_reference(self._after.image() if self._after is not None else None)
+        self._canvas.show_reference(*self._after.restore())
 
     def undo(self) -> None:
-        self._canvas.show_reference(self._before.image() if self._before is not None else None)
+        self._canvas.show_reference(*self._before.restore())
 
 
-def _stored(image: QImage | CompressedImage | None) -> CompressedImage | None:
-    return CompressedImage(image) if isinstance(image, QImage) else image
+class _Stored:
+    """A reference image and its line art, compressed (or none)."""
+
+    __slots__ = ("image", "lines")
+
+    def __init__(self, image: QImage | None, lines: np.ndarray | None) -> None:
+        self.image = CompressedImage(image) if image is not None else None
+        self.lines = (
+            (lines.shape, zlib.compress(np.ascontiguousarray(lines), ZLIB_LEVEL))
+            if lines is not None
+            else None
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return (self.image.nbytes if self.image else 0) + (len(self.lines[1]) if self.lines else 0)
+
+    def restore(self) -> tuple[QImage | None, np.ndarray | None]:
+        image = self.image.image() if self.image is not None else None
+        if self.lines is None:
+            return image, None
+        shape, data = self.lines
+        return image, np.frombuffer(zlib.decompress(data), np.uint8).reshape(shape).copy()

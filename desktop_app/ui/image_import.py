@@ -1,8 +1,10 @@
-"""Images brought into the drawing: a reference under the strokes (the menu, Ctrl+I, a file
-dropped on the canvas), or a photo turned into line art on the strokes.
+"""Files brought into the drawing: an export opened again to keep working (Ctrl+O, a file
+dropped on the canvas, ``live-canvas FILE``), another picture as a reference under the
+strokes (Ctrl+I, or dropped: with its prompt when its ``parameters`` carry one), or a photo
+turned into line art on the strokes.
 
-A file that is not an image, a damaged one or one too large to be a sketch is said in one
-line and changes nothing; the size is read from the file's header before any pixel is.
+A file that is not an image, a damaged or hostile one, or one too large to be a sketch is
+said in one line and changes nothing; sizes are read from headers before any pixel is.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_app.app.controller import Controller
+from desktop_app.app.drawing_file import OpenedFile, open_file
 from desktop_app.app.files import read_png
 from desktop_app.core.errors import SketchError
 from desktop_app.ui.canvas import SketchCanvas
@@ -57,3 +60,33 @@ class ImageImport(QObject):
         if array is not None:
             self.say("Converting the photo to line art…", False)
             self.controller.import_lineart(array)
+
+    def open(self, path: str | None = None) -> None:
+        """An export of this app: its drawing and settings back, to keep working; any other
+        picture: a reference under the strokes (with its prompt, when it carries one)."""
+        path = path or QFileDialog.getOpenFileName(self.window, "Open", "", IMAGE_FILTER)[0]
+        if not path:
+            return
+        try:
+            opened = open_file(path)
+        except SketchError as err:
+            self.say(str(err), True)
+            return
+        self.apply(opened, Path(path).name)
+
+    def apply(self, opened: OpenedFile, name: str) -> None:
+        state = self.controller.state
+        if opened.drawing is None:
+            self.canvas.set_reference(opened.image, f"Open {name}")
+            if opened.prompt:
+                state.prompt = opened.prompt
+            said = " with its prompt" if opened.prompt else ""
+            self.say(f"{name} is under your strokes as a reference{said}", False)
+            return
+        state.apply(opened.settings)
+        info = self.controller.gate.engine_info
+        running = info.model if info is not None else state.preset
+        if opened.model and opened.model != running:
+            state.preset = opened.model  # the model that made it (loaded, or offered)
+        self.canvas.open_drawing(opened.drawing, f"Open {name}")
+        self.say(f"Opened {name}: keep drawing", False)

@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         self.redo_action.setEnabled(False)
         self.clear_action = self._action("Clear", canvas.clear, Qt.Key.Key_Delete, "clear")
         self.import_action = self._action("Reference image…", self.import_image, "Ctrl+I", "import")
+        self.open_action = self._action("Open…", self.open_file, "Ctrl+O", "open")
         self.lineart_action = self._action(
             "Import photo as line art…", self.import_lineart, None, "lineart"
         )
@@ -183,7 +184,7 @@ class MainWindow(QMainWindow):
                 (self.brush_action, self.eraser_action, "brush size", smaller, bigger,
                  self.colour_action),
                 (self.undo_action, self.redo_action, self.clear_action),
-                (self.import_action, self.lineart_action),
+                (self.open_action, self.import_action, self.lineart_action),
                 (self.layout_action, self.detach_action),
                 (self.export_action,),
             ),
@@ -195,7 +196,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         c, canvas = self.controller, self.canvas
         canvas.content_changed.connect(c.sketch_changed)
-        canvas.file_dropped.connect(self.import_image)
+        canvas.file_dropped.connect(self.open_file)
         c.gate.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.session.notice.connect(self.show_error)
         c.gate.engine_loaded.connect(self.model_status.engine_loaded)
@@ -360,6 +361,9 @@ class MainWindow(QMainWindow):
 
     def import_image(self, path: str | None = None) -> None:
         self.imports.reference(path)
+
+    def open_file(self, path: str | None = None) -> None:
+        self.imports.open(path)
 
     def import_lineart(self, path: str | None = None) -> None:
         self.imports.lineart(path)

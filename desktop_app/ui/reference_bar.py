@@ -53,5 +53,5 @@ class ReferenceBar(QWidget):
     def _on_reference_changed(self) -> None:
         layer = self.canvas.reference
         self.setVisible(layer.image is not None)
-        if layer.image is not None:
+        if layer.image is not None and layer.lines is None:  # undo brings its lines back
             self.controller.find_reference_lines(layer.rgb(), layer.version)

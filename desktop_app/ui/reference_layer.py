@@ -31,9 +31,9 @@ class ReferenceLayer:
     def shown(self) -> bool:
         return self.image is not None and self.visible
 
-    def set_image(self, image: QImage | None) -> None:
+    def set_image(self, image: QImage | None, lines: np.ndarray | None = None) -> None:
         self.image = image
-        self.lines = None
+        self.lines = lines if image is not None else None
         self._rgb = None
         self.version += 1
 

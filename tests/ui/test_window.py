@@ -290,7 +290,7 @@ def test_photo_as_line_art_goes_on_the_strokes(qtbot, make_window, tmp_path, mon
     assert np.array_equal(window.canvas.to_numpy(), blank)
     window.import_lineart(str(tmp_path / "missing.png"))
     message = window.error_banner.text()
-    assert message.startswith("missing.png cannot be read as an image") and "\n" not in message
+    assert message.endswith("missing.png does not exist") and "\n" not in message
 
 
 def test_shortcuts_are_wired(qtbot, make_window):
