@@ -69,7 +69,8 @@ def _worker_check() -> Callable[[], bool]:
     worker = RenderWorker(loader=lambda *_args, **_kwargs: None)
     settled = RenderRequest(sketch=np.full((128, 128, 3), 255, np.uint8), prompt=PROMPT, size=128)
     worker._pending = (settled, False, True)
-    worker._frame_s = 0.0
+    worker._in_flight = settled
+    worker._frame_s = {settled.size: 0.0}
     worker._frame_started = time.monotonic()
     assert worker._should_cancel() is False
     _KEEP.append(worker)

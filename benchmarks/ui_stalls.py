@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--fake", type=float, default=None, metavar="SECONDS",
                         help="use a fake engine taking this long per frame instead of --model")
+    parser.add_argument("--no-stroke-previews", action="store_true",
+                        help="every frame at the full size, even while drawing (as before)")
     args = parser.parse_args(argv)
 
     from PySide6.QtCore import QElapsedTimer, QPoint, QSettings, Qt, QTimer
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=tmp / "data", restore=False,
     )
     window.resize(1100, 800)
+    window.state.stroke_previews = not args.no_stroke_previews
     window.show()
     window.start()
     print(f"loading {args.model if args.fake is None else 'fake'}…", flush=True)
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"loaded: {loaded['ok'].describe()}", flush=True)
     worker = window.controller.worker
     start_count = worker.rendered_count
+    shown: list[tuple[int, float]] = []  # (size, model ms) of each frame shown
+    window.controller.frames.result_shown.connect(
+        lambda r: shown.append((r.params.size, r.timings.total_ms))
+    )
 
     canvas = window.canvas
     rect = canvas.image_rect()
@@ -131,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{frames} frames rendered ({frames / args.seconds:.2f} fps)")
     print(f"UI-thread stall beyond the 1 ms tick: p50 {np.percentile(stalls, 50):.2f} ms, "
           f"p99 {np.percentile(stalls, 99):.2f} ms, max {stalls.max():.2f} ms")
+    print(f"frames shown (strokes answered): {len(shown)} "
+          f"({len(shown) / args.seconds:.2f} per second)")
+    for size in sorted({s for s, _ in shown}, reverse=True):
+        times = [ms for s, ms in shown if s == size]
+        print(f"  {size} px: {len(times)} frames, median {np.median(times):.0f} ms each")
     return 0
 
 

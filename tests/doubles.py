@@ -30,7 +30,9 @@ class FakeEngine:
         self.export_delay_s = 0.0  # an export's decode, which asks should_cancel like a frame
         self.block_s = 0.01  # one "model block": how long a cancel may wait
         self.fail_next = 0  # how many of the next renders raise
+        self.scale_with_size = False  # delay_s is a 512² frame's; smaller ones take less
         self.rendered: list[int] = []
+        self.rendered_sizes: list[int] = []
         self.exported: list[int] = []
         self.cancelled: list[int] = []
         self.started = threading.Event()
@@ -49,7 +51,8 @@ class FakeEngine:
         10 ms, one "model block") and raises RenderCancelled when told to stop."""
         self.started.set()
         start = time.perf_counter()
-        self._work(self.delay_s, should_cancel, request.request_id)
+        delay = self.delay_s * ((request.size / 512) ** 2 if self.scale_with_size else 1.0)
+        self._work(delay, should_cancel, request.request_id)
         if self.fail_next > 0:
             self.fail_next -= 1
             raise DeviceOutOfMemoryError("the device ran out of memory (fake)")
@@ -63,6 +66,7 @@ class FakeEngine:
         tint = np.array([request.seed % 256, (request.seed // 256) % 256, 128], np.uint8)
         image = (image // 2 + tint // 2).astype(np.uint8)
         self.rendered.append(request.request_id)
+        self.rendered_sizes.append(size)
         total = (time.perf_counter() - start) * 1000
         params = GenerationParams(
             prompt=request.prompt,

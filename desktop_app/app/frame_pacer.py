@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop_app.app.drawing import Drawing
+from desktop_app.app.frame_sizes import FrameSizes
 from desktop_app.app.history import History
 from desktop_app.app.model_gate import ModelGate
 from desktop_app.app.state import LiveState
@@ -72,6 +73,7 @@ class FramePacer(QObject):
         self._sent_drawings: dict[int, Drawing] = {}
         self._result_drawings: OrderedDict[int, Drawing] = OrderedDict()
         self._next_id = 0
+        self.sizes = FrameSizes()  # frame times per size, for frames in motion
         self._shown_id = -1
         self._arrivals: deque[float] = deque(maxlen=12)
         # A throttled frame is a stroke's (or a drag's): it never cancels the one in flight.
@@ -118,7 +120,9 @@ class FramePacer(QObject):
     def sketch_source(self, source: Callable[[], np.ndarray] | None) -> None:
         self.drawing_source = None if source is None else lambda: Drawing(source())
 
-    def build_request(self) -> tuple[RenderRequest, Drawing] | None:
+    def build_request(self, size: int | None = None) -> tuple[RenderRequest, Drawing] | None:
+        """The frame of the drawing and settings as they are now (at ``size``, else the
+        size setting's)."""
         if self.drawing_source is None:
             return None
         state = self.state
@@ -133,22 +137,28 @@ class FramePacer(QObject):
             strength=float(state.strength),
             seed=int(state.seed),
             steps=int(state.steps),
-            size=int(state.size),
+            size=int(size or state.size),
             request_id=self._next_id,
         )
         return request, drawing
 
     def _request_in_motion(self) -> None:
-        self.request_frame(supersede=False)
+        self.request_frame(supersede=False, in_motion=True)
 
-    def request_frame(self, force: bool = False, supersede: bool = True) -> int | None:
-        """Send the current inputs to the worker; returns the request id."""
+    def request_frame(
+        self, force: bool = False, supersede: bool = True, in_motion: bool = False
+    ) -> int | None:
+        """Send the current inputs to the worker; returns the request id. A frame
+        ``in_motion`` (a stroke, a drag) may be smaller on a slow device (``frame_sizes``)."""
         self._throttle.stop()
         self._debounce.stop()
         if not self.gate.can_render:
             return None  # nothing can render: the window works as a sketch tool
+        size = int(self.state.size)
+        if in_motion and self.state.stroke_previews:
+            size = self.sizes.in_motion(size)
         try:
-            built = self.build_request()
+            built = self.build_request(size)
         except LiveCanvasError as err:
             self.render_failed.emit(str(err))
             return None
@@ -181,6 +191,7 @@ class FramePacer(QObject):
             fps = (len(self._arrivals) - 1) / span if span > 0 else 0.0
         # What the person waited: a served frame's round trip, not only its model time.
         latency = result.remote.total_ms if result.remote else result.timings.total_ms
+        self.sizes.record(result.params.size, latency)
         self.stats_changed.emit(float(latency), fps)
         self._settle.start()
 
@@ -189,8 +200,9 @@ class FramePacer(QObject):
         self.result_shown.emit(result)
 
     def _settle_history(self) -> None:
-        # The newest rendered frame, even if a thumbnail is on screen meanwhile.
-        if self._settling is not None:
+        # The newest rendered frame, even if a thumbnail is on screen meanwhile; a smaller
+        # frame of a stroke in progress is not a picture to keep.
+        if self._settling is not None and self._settling.params.size == self.state.size:
             self.history.add(self._settling)
             self._settling = None
 

@@ -85,7 +85,8 @@ class RenderWorker(QThread):
         # frame in flight again (compared once per entry: the check runs hundreds of times).
         self._judged: tuple[object, bool] = (None, False)
         self._frame_started = 0.0
-        self._frame_s: float | None = None  # running estimate of one frame's time
+        # Running estimates of one frame's time, per size (frames in motion may be smaller).
+        self._frame_s: dict[int, float] = {}
         self._superseded_in_row = 0  # frames given up for newer ones since one was shown
         self.rendered_count = 0  # frames actually rendered (for benchmarks)
 
@@ -186,7 +187,7 @@ class RenderWorker(QThread):
         # cycle that only the collector frees; collect now, not after the new one has loaded.
         gc.collect()
         self._last = None
-        self._frame_s = None
+        self._frame_s = {}
         self._superseded_in_row = 0
         self.progress_changed.emit(f"Loading {model}…")
         try:
@@ -215,7 +216,13 @@ class RenderWorker(QThread):
         if self._abort:
             return True
         pending = self._pending
-        if pending is None or not pending[2] or self._frame_s is None:
+        in_flight = self._in_flight
+        if pending is None or not pending[2] or in_flight is None:
+            return False
+        expected = self._frame_s.get(in_flight.size)
+        if expected is None or in_flight.size < pending[0].size:
+            # A smaller frame in motion is short by design, and shows the stroke nearly done:
+            # cancelling it for the full size would show nothing sooner.
             return False
         if self._superseded_in_row >= MAX_SUPERSEDED_IN_ROW:
             return False
@@ -226,7 +233,7 @@ class RenderWorker(QThread):
             self._judged = (pending, same)
         if self._judged[1]:
             return False
-        remaining = self._frame_s - (time.monotonic() - self._frame_started)
+        remaining = expected - (time.monotonic() - self._frame_started)
         return remaining >= SUPERSEDE_MIN_REMAINING_S
 
     def _render(self, request: RenderRequest, force: bool) -> None:
@@ -253,7 +260,8 @@ class RenderWorker(QThread):
             return
         took = time.monotonic() - self._frame_started
         w = _FRAME_TIME_WEIGHT
-        self._frame_s = took if self._frame_s is None else (1 - w) * self._frame_s + w * took
+        size, old = request.size, self._frame_s.get(request.size)
+        self._frame_s[size] = took if old is None else (1 - w) * old + w * took
         self._last = request
         self._superseded_in_row = 0
         self.rendered_count += 1

@@ -188,6 +188,8 @@ SETTINGS: dict[str, Setting] = {
             help="side in pixels, a multiple of 64 (default 512)",
         ),
         Setting("live", bool, True, "live", "prefs"),
+        # While a stroke is drawn, frames smaller than the size when this device is slow.
+        Setting("stroke_previews", bool, True, "smaller frames while drawing", "prefs"),
         Setting("brush_size", int, 6, "brush size", "prefs", low=1, high=200),
         Setting("brush_colour", str, "#000000", "brush colour", "prefs", pattern=_COLOUR),
         Setting("layout", str, "side", "layout", "prefs", choices=LAYOUTS),

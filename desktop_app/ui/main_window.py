@@ -314,6 +314,7 @@ class MainWindow(QMainWindow):
     def _on_result(self, result: FrameResult) -> None:
         self.preview.set_array(result.image)
         self.status.show_origin(result)
+        self.status.show_size(result.params.size, self.state.size)
         self.error_banner.hide()
         if self.quit_after_first_frame:
             QTimer.singleShot(0, self.close)

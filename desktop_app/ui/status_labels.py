@@ -14,9 +14,10 @@ class StatusLabels:
         self.device = QLabel("device: –")
         self.model = QLabel("model: loading")
         self.origin = QLabel()
+        self.size = QLabel()
         self.latency = QLabel("– ms")
         self.fps = QLabel("– fps")
-        for label in (self.device, self.model, self.origin, self.latency, self.fps):
+        for label in (self.device, self.model, self.origin, self.size, self.latency, self.fps):
             bar.addPermanentWidget(label)
         self.origin.hide()
 
@@ -59,3 +60,15 @@ class StatusLabels:
             f"received {remote.bytes_down / 1024:.1f} KB."
         )
         self.origin.show()
+
+    def show_size(self, shown: int, full: int) -> None:
+        """The size of the picture on screen: smaller while drawing on a slow device."""
+        if shown < full:
+            self.size.setText(f"{shown} px while drawing")
+            self.size.setToolTip(
+                f"Frames take long here, so while you draw they are {shown}x{shown}; the "
+                f"{full}x{full} picture follows when the stroke ends"
+            )
+        else:
+            self.size.setText(f"{shown} px")
+            self.size.setToolTip("")

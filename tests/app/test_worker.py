@@ -164,7 +164,7 @@ def test_a_settled_request_supersedes_a_long_frame_and_a_stroke_frame_does_not(q
     controller.sketch.draw()
     first = controller.frames.request_frame(supersede=False)  # a stroke's throttled frame
     assert engine.started.wait(5)
-    controller.worker._frame_s = 30.0  # what the worker would have learnt from slow frames
+    controller.worker._frame_s = {128: 30.0}  # what it would have learnt from slow frames
     controller.sketch.draw()
     controller.frames.request_frame(supersede=False)  # in motion: the first frame goes on
     qtbot.wait(300)
@@ -185,7 +185,7 @@ def test_after_two_frames_given_up_in_a_row_the_third_is_finished(qtbot, rig):
     controller = rig(engine)
     loaded(qtbot, controller)
     engine.delay_s = 1.0
-    controller.worker._frame_s = 30.0  # learnt from slow frames: every frame is worth cancelling
+    controller.worker._frame_s = {128: 30.0}  # learnt from slow frames: all worth cancelling
     cancelled: list[int] = []
     controller.worker.cancelled.connect(cancelled.append)
     asked = []
@@ -209,7 +209,7 @@ def test_a_nearly_done_frame_is_finished_not_superseded(qtbot, rig):
     controller.sketch.draw()
     first = controller.frames.request_frame()
     assert engine.started.wait(5)
-    controller.worker._frame_s = 0.05  # expected to end any moment: not worth cancelling
+    controller.worker._frame_s = {128: 0.05}  # to end any moment: not worth cancelling
     controller.sketch.draw()
     last = controller.frames.request_frame()
     qtbot.waitUntil(lambda: controller.frames.current is not None
@@ -278,3 +278,21 @@ def test_a_model_chosen_during_a_load_is_the_one_reported(qtbot):
     qtbot.wait(200)
     assert loaded == ["second"]
     assert worker.stop()
+
+
+def test_a_smaller_frame_in_motion_is_not_cancelled_for_the_full_size(qtbot, rig):
+    engine = FakeEngine(delay_s=0.05)
+    controller = rig(engine)
+    loaded(qtbot, controller)
+    controller.worker._frame_s = {256: 30.0, 512: 30.0}  # both slow: both worth cancelling
+    engine.delay_s = 0.5
+    engine.started.clear()
+    controller.sketch.draw()
+    controller.state.size = 256
+    smaller = controller.frames.request_frame(supersede=False)  # a frame in motion
+    assert engine.started.wait(5)
+    controller.state.size = 512
+    controller.sketch.draw()
+    full = controller.frames.request_frame()  # the stroke ended: settled, full size
+    qtbot.waitUntil(lambda: controller.frames.current.request_id == full, timeout=10_000)
+    assert engine.cancelled == [] and engine.rendered[-2:] == [smaller, full]
