@@ -33,6 +33,8 @@ class FakeEngine:
         self.scale_with_size = False  # delay_s is a 512² frame's; smaller ones take less
         self.rendered: list[int] = []
         self.rendered_sizes: list[int] = []
+        self.loras: tuple = ()  # the styles "fused": each darkens the picture by its weight
+        self.bad_loras: set[str] = set()  # files set_loras refuses
         self.exported: list[int] = []
         self.cancelled: list[int] = []
         self.started = threading.Event()
@@ -65,6 +67,10 @@ class FakeEngine:
         image = 255 - sketch[rows][:, cols]
         tint = np.array([request.seed % 256, (request.seed // 256) % 256, 128], np.uint8)
         image = (image // 2 + tint // 2).astype(np.uint8)
+        self.set_loras(request.loras)
+        if self.loras:
+            shade = 1.0 - 0.2 * sum(abs(w) for _, w in self.loras) / len(self.loras)
+            image = (image * max(shade, 0.1)).astype(np.uint8)
         self.rendered.append(request.request_id)
         self.rendered_sizes.append(size)
         total = (time.perf_counter() - start) * 1000
@@ -85,6 +91,14 @@ class FakeEngine:
             request_id=request.request_id,
             load_id=self.info.load_id,
         )
+
+    def set_loras(self, loras: tuple, progress: Any = None) -> None:
+        from desktop_app.core.errors import ModelLoadError
+
+        bad = [path for path, _ in loras if path in self.bad_loras]
+        if bad:
+            raise ModelLoadError(f"LoRA {bad[0]} does not fit fake (fake)")
+        self.loras = loras
 
     def export_image(self, result: FrameResult, should_cancel: Any = None) -> np.ndarray:
         self._work(self.export_delay_s, should_cancel, result.request_id)

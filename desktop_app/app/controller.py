@@ -52,6 +52,7 @@ class Controller(QObject):
     reference_lines_ready = Signal(object, int)  # line art of the reference of that version
     closing_progress = Signal(str)  # what the close is waiting for (an export)
     closed = Signal(bool)  # the close is done; False when the deadline ran out first
+    styles_failed = Signal(str)  # LoRA styles that could not be used (the setting reverted)
 
     def __init__(
         self,
@@ -85,6 +86,10 @@ class Controller(QObject):
         worker.job_done.connect(self._on_job_done)
         worker.job_failed.connect(self._on_job_failed)
         worker.finished.connect(self._on_worker_finished)
+        worker.styles_failed.connect(self._on_styles_failed)
+        worker.progress_changed.connect(
+            lambda text: text and self.gate.status_changed.emit(text)
+        )
         self.session.saved.connect(self._maybe_closed)
 
     @property
@@ -113,6 +118,11 @@ class Controller(QObject):
 
     def load_model(self, model: str | None = None, check_cache: bool = True) -> None:
         self.gate.load(model, check_cache)
+
+    def _on_styles_failed(self, message: str, in_use: tuple) -> None:
+        # The list shows the styles the pictures really have; the message says why.
+        self.state.loras = tuple(in_use)
+        self.styles_failed.emit(message)
 
     def _on_engine_loaded(self, _info: EngineInfo) -> None:
         if self.state.live:

@@ -138,6 +138,7 @@ class FramePacer(QObject):
             seed=int(state.seed),
             steps=int(state.steps),
             size=int(size or state.size),
+            loras=tuple(state.loras),
             request_id=self._next_id,
         )
         return request, drawing

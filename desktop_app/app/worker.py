@@ -10,6 +10,7 @@ for a few assignments; it never waits on a render.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 from collections import deque
@@ -59,6 +60,8 @@ class RenderWorker(QThread):
     # A frame or a load failed because the server that renders them cannot be reached (as
     # well as ``failed`` / ``load_failed``): worth trying again in a while.
     unavailable = Signal(str)
+    # LoRA styles a frame asked for could not be used: (message, the styles still in use).
+    styles_failed = Signal(str, object)
     job_done = Signal(object, object)  # Job, value
     job_failed = Signal(object, str)  # Job, message
 
@@ -78,6 +81,7 @@ class RenderWorker(QThread):
         self._jobs: deque[Job] = deque()
         # Touched only from the worker thread:
         self._engine: FrameEngine | None = None
+        self._styles: tuple = ()  # the LoRA styles the engine has fused
         self._load_error = "no model is loaded yet"
         self._last: RenderRequest | None = None
         self._in_flight: RenderRequest | None = None
@@ -187,6 +191,7 @@ class RenderWorker(QThread):
         # cycle that only the collector frees; collect now, not after the new one has loaded.
         gc.collect()
         self._last = None
+        self._styles: tuple = ()  # a new model starts without styles
         self._frame_s = {}
         self._superseded_in_row = 0
         self.progress_changed.emit(f"Loading {model}…")
@@ -242,6 +247,7 @@ class RenderWorker(QThread):
         if self._engine is None:
             self.failed.emit(request.request_id, self._load_error)
             return
+        request = self._with_styles(request)
         self._frame_started = time.monotonic()
         self._in_flight = request
         try:
@@ -267,6 +273,22 @@ class RenderWorker(QThread):
         self.rendered_count += 1
         if not self._abort:
             self.result_ready.emit(result)
+
+    def _with_styles(self, request: RenderRequest) -> RenderRequest:
+        """Fuse the styles the frame asks for before it starts (seconds, and not the frame's
+        time); if they cannot be used, the frame renders with those still in use."""
+        if request.loras == self._styles:
+            return request
+        self.progress_changed.emit("Applying styles…")
+        try:
+            self._engine.set_loras(request.loras, progress=None)
+            self._styles = request.loras
+        except Exception as err:  # noqa: BLE001 - reported; the model keeps its styles
+            self.styles_failed.emit(user_message(err), self._styles)
+            return dataclasses.replace(request, loras=self._styles)
+        finally:
+            self.progress_changed.emit("")
+        return request
 
     def _say_if_unavailable(self, err: Exception) -> None:
         if isinstance(err, ServerUnavailableError):

@@ -109,3 +109,35 @@ def server_choice(
     if token_file:
         read_token(token_file)
     return server_model(server)
+
+
+def lora_argument(text: str) -> tuple[str, float]:
+    from desktop_app.models.styles import parse_lora_argument
+
+    try:
+        return parse_lora_argument(text)
+    except InvalidRequestError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_lora_arguments(parser: argparse.ArgumentParser, dest: str = "lora", help: str = "") -> None:
+    parser.add_argument(
+        "--lora",
+        dest=dest,
+        action="append",
+        type=lora_argument,
+        default=[],
+        metavar="FILE[:WEIGHT]",
+        help=help
+        or "a LoRA style (a .safetensors file, or a name in the styles folder) fused into the "
+        "model, weight -2..2 (default 1); repeat for more",
+    )
+
+
+def check_loras(loras: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
+    """Every file found, before any model loads (a typo should not cost a load)."""
+    from desktop_app.models.styles import resolve_style
+
+    for source, _weight in loras:
+        resolve_style(source)
+    return tuple(loras)

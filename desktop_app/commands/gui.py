@@ -9,7 +9,12 @@ import os
 import sys
 from pathlib import Path
 
-from desktop_app.commands.arguments import add_server_arguments, server_choice
+from desktop_app.commands.arguments import (
+    add_lora_arguments,
+    add_server_arguments,
+    check_loras,
+    server_choice,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", dest="app_device", default=None, help="cpu, cuda, mps")
     add_server_arguments(parser, dest_prefix="app_")
+    add_lora_arguments(parser, dest="app_lora")
     parser.add_argument(
         "--quit-after-first-frame",
         dest="app_quit_after_first_frame",
@@ -56,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     given = {"--model": args.app_model, "--device": args.app_device}
     server = server_choice(args.app_server, args.app_token_file, given)
     opened = None
+    loras = tuple(args.app_lora) if server else check_loras(args.app_lora)
     if args.app_open is not None:
         from desktop_app.app.drawing_file import open_file
 
@@ -80,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if opened is not None:
         window.imports.apply(opened, Path(args.app_open).name)
+    if args.app_lora:
+        window.state.loras = loras
     window.closed.connect(lambda _in_time: app.quit())
     window.show()
     window.start()

@@ -6,9 +6,11 @@ import argparse
 import sys
 
 from desktop_app.commands.arguments import (
+    add_lora_arguments,
     add_model_arguments,
     add_server_arguments,
     add_setting_argument,
+    check_loras,
     server_choice,
 )
 from desktop_app.models.presets import DEFAULT_PRESET
@@ -25,6 +27,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="output PNG path")
     add_model_arguments(p)
     add_server_arguments(p)
+    add_lora_arguments(p)
     for name in ("seed", "control_scale", "strength", "mode", "size", "steps"):
         add_setting_argument(p, name)
     p.add_argument(
@@ -51,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     server = server_choice(args.server, args.token_file, given)
     sketch = read_image(args.sketch)
     check_writable(args.out)
+    # On a server the styles are its own, found by name there.
+    loras = tuple(args.lora) if server else check_loras(args.lora)
     request = RenderRequest(
         sketch=sketch,
         prompt=args.prompt,
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         steps=args.steps,
         size=args.size,
+        loras=loras,
     )
     engine = _engine(args, server)
     for warning in engine.info.warnings:

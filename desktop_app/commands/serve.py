@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 
-from desktop_app.commands.arguments import add_device_arguments, ranged
+from desktop_app.commands.arguments import add_device_arguments, add_lora_arguments, ranged
 from desktop_app.core.errors import InvalidRequestError
 from desktop_app.core.wire import DEFAULT_PORT
 from desktop_app.models.presets import DEFAULT_PRESET
@@ -72,6 +72,11 @@ def add_parser(subparsers) -> None:
         default=None,
         help="CPU replicas: cores each (default: this machine's cores shared out)",
     )
+    add_lora_arguments(
+        p,
+        help="a LoRA style file offered to clients by its name, beside the styles folder's "
+        "(each client chooses its weight); repeat for more",
+    )
     p.set_defaults(handler=run)
 
 
@@ -88,6 +93,7 @@ def autoscale_range(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from desktop_app.models.styles import resolve_style
     from desktop_app.serving.launch import ServeOptions, Server, check_port_free, require_ray
 
     # What can be wrong with the command line is said before Ray starts (or is found missing).
@@ -109,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         compile_models=args.compile,
         address=args.address,
         cpus_per_replica=args.cpus_per_replica,
+        loras=tuple(str(resolve_style(source)) for source, _weight in args.lora),
     )
     server = Server(options)
     try:

@@ -35,8 +35,19 @@ def parameters_text(params: GenerationParams) -> str:
     if params.strength is not None:
         fields.append(("Denoising strength", f"{params.strength:g}"))
     fields.append(("Mode", params.mode))
+    prompt = params.prompt
+    if params.loras:
+        # A1111's own form: the styles as tags in the prompt, their files' hashes in a field
+        # (quoted: the value holds ", " and ": ").
+        prompt += "".join(f" <lora:{name}:{weight:g}>" for name, weight, _ in params.loras)
+        hashes = ", ".join(f"{_field_safe(name)}: {h}" for name, _, h in params.loras)
+        fields.append(("Lora hashes", f'"{hashes}"'))
     fields.append(("Software", "Live Canvas"))
-    return params.prompt + "\n" + ", ".join(f"{k}: {v}" for k, v in fields)
+    return prompt + "\n" + ", ".join(f"{k}: {v}" for k, v in fields)
+
+
+def _field_safe(name: str) -> str:
+    return name.replace(":", "").replace(",", "").replace('"', "")
 
 
 def check_writable(path: str | Path) -> Path:

@@ -22,6 +22,8 @@ LAYOUTS: tuple[str, ...] = ("side", "stacked")
 MAX_SEED = 2**32 - 1
 MAX_PROMPT_CHARS = 4000
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+MAX_LORAS = 8
+LORA_WEIGHT_RANGE = (-2.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Setting:
     """One setting. ``check`` says, in one line, why a value is not allowed."""
 
     name: str
-    kind: type  # str, int, float, bool or bytes
+    kind: type  # str, int, float, bool, bytes, or tuple (LoRA styles: (file, weight) pairs)
     default: Any
     noun: str  # as a message names it: "control scale"
     store: Store | None = None
@@ -44,6 +46,8 @@ class Setting:
 
     def check(self, value: Any) -> Any:
         """``value`` if it is allowed, else InvalidRequestError naming the rule."""
+        if self.kind is tuple:
+            return _check_loras(value, self.noun)
         if not self._is_kind(value):
             raise InvalidRequestError(f"{self.noun} must be {self._kind_words()}, got {value!r}")
         if self.choices is not None and value not in self.choices:
@@ -115,6 +119,8 @@ class Setting:
             raw = float(raw)
         if self.kind is bytes and isinstance(raw, (bytearray, memoryview)):
             raw = bytes(raw)
+        if self.kind is tuple and isinstance(raw, list):  # JSON has lists, not tuples
+            raw = tuple(_as_pair(item) for item in raw)
         return self.check(raw)
 
 
@@ -168,6 +174,8 @@ SETTINGS: dict[str, Setting] = {
             help="the noise the picture starts from: the same seed gives the same picture",
         ),
         Setting("seed_locked", bool, False, "seed lock", "session"),
+        # LoRA styles fused into the model: (file, or a name in the styles folder; weight).
+        Setting("loras", tuple, (), "LoRA styles", "session"),
         # The reference image under the strokes: how strongly it shows, whether it shows,
         # whether its line art joins the strokes as lines to follow.
         Setting(
@@ -202,7 +210,9 @@ SETTINGS: dict[str, Setting] = {
     )
 }
 
-FRAME_SETTINGS = ("prompt", "mode", "control_scale", "strength", "seed", "steps", "size")
+FRAME_SETTINGS = (
+    "prompt", "mode", "control_scale", "strength", "seed", "steps", "size", "loras"
+)
 
 
 def defaults() -> dict[str, Any]:
@@ -240,6 +250,38 @@ def load_stored(
         except InvalidRequestError as err:
             dropped.append(f"{source}: {err}; using {_shown(setting.default)}")
     return values, dropped
+
+
+def _as_pair(item: Any) -> Any:
+    if isinstance(item, list) and len(item) == 2 and _is_pair(*item):
+        return (item[0], float(item[1]))
+    return item
+
+
+def _is_pair(path: Any, weight: Any) -> bool:
+    return isinstance(path, str) and isinstance(weight, (int, float)) and not isinstance(
+        weight, bool
+    )
+
+
+def _check_loras(value: Any, noun: str) -> tuple:
+    """A tuple of at most MAX_LORAS (file, weight) pairs, each weight in -2..2."""
+    if not isinstance(value, tuple):
+        raise InvalidRequestError(f"{noun} must be a list of (file, weight) pairs")
+    if len(value) > MAX_LORAS:
+        raise InvalidRequestError(f"{noun}: at most {MAX_LORAS}, got {len(value)}")
+    low, high = LORA_WEIGHT_RANGE
+    for item in value:
+        if not (isinstance(item, tuple) and len(item) == 2 and _is_pair(*item)):
+            raise InvalidRequestError(f"{noun} must be (file, weight) pairs, got {item!r}")
+        path, weight = item
+        if not path or len(path) > 4096 or "\0" in path:
+            raise InvalidRequestError(f"{noun}: a file name must be 1 to 4096 characters")
+        if not (math.isfinite(weight) and low <= weight <= high):
+            raise InvalidRequestError(
+                f"a LoRA weight must be between {low:g} and {high:g}, got {_number(weight)}"
+            )
+    return value
 
 
 def _number(value: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -25,6 +26,13 @@ def new_load_id() -> int:
     """A number for one model load, unique in this process across every kind of engine (a
     result is exported only by the load that made it)."""
     return next(_load_ids)
+
+
+def lora_name(path: str) -> str:
+    """A LoRA style's name, as A1111 writes it in ``<lora:NAME:WEIGHT>``: the file's name
+    without ``.safetensors`` (a name alone stays itself)."""
+    name = PurePath(path.replace("\\", "/")).name
+    return name[: -len(".safetensors")] if name.lower().endswith(".safetensors") else name
 
 
 def check_size(size: int) -> int:
@@ -55,6 +63,8 @@ class RenderRequest:
     size: int = SETTINGS["size"].default
     request_id: int = 0
     colour: np.ndarray | None = None
+    # LoRA styles fused into the model for this frame: (file or name, weight) pairs.
+    loras: tuple[tuple[str, float], ...] = SETTINGS["loras"].default
 
     def __post_init__(self) -> None:
         _check_rgb(self.sketch, "the sketch")
@@ -82,6 +92,7 @@ class RenderRequest:
             self.seed,
             self.steps,
             self.size,
+            self.loras,
         )
 
 
@@ -171,6 +182,8 @@ class GenerationParams:
     strength: float | None
     sampler: str = "Euler"
     licence: str = ""  # the model's licence, where known (a preset's)
+    # The LoRA styles fused in: (name, weight, A1111's short hash of the file).
+    loras: tuple[tuple[str, float, str], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,4 +242,12 @@ class FrameEngine(Protocol):
     ) -> np.ndarray:
         """``result`` again at full quality (it was made by this engine: same ``load_id``);
         ``should_cancel`` as in ``render``."""
+        ...
+
+    def set_loras(
+        self, loras: tuple[tuple[str, float], ...], progress: Callable[[str], None] | None = None
+    ) -> None:
+        """Use exactly these LoRA styles from now on (a frame's ``loras`` also asks for
+        them); a LiveCanvasError, with the styles as they were, for one that cannot be
+        used."""
         ...

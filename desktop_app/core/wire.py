@@ -17,14 +17,20 @@ from __future__ import annotations
 import io
 import json
 import struct
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from desktop_app.core.settings_table import FRAME_SETTINGS
-from desktop_app.core.types import FrameTimings, GenerationParams, RenderRequest, ServerTimings
+from desktop_app.core.settings_table import FRAME_SETTINGS, SETTINGS
+from desktop_app.core.types import (
+    FrameTimings,
+    GenerationParams,
+    RenderRequest,
+    ServerTimings,
+    lora_name,
+)
 
 PROTOCOL = 1
 CONTENT_TYPE = "application/x-live-canvas-frame"
@@ -169,6 +175,8 @@ def request_header(
         "settings": {name: getattr(request, name) for name in FRAME_SETTINGS},
         "reply": {"format": reply.format, "quality": reply.quality},
     }
+    # A server knows LoRA styles by name (its styles folder): the client's paths stay here.
+    header["settings"]["loras"] = [[lora_name(path), weight] for path, weight in request.loras]
     if model is not None:
         header["model"] = model
     return header
@@ -220,6 +228,8 @@ def read_call(
     request_id = header.get("id", 0)
     if not isinstance(request_id, int) or isinstance(request_id, bool) or request_id < 0:
         raise WireError(400, f"the request id must be a whole number >= 0, got {request_id!r}")
+    if "loras" in settings:
+        settings = {**settings, "loras": SETTINGS["loras"].parse_stored(settings["loras"])}
     try:
         request = RenderRequest(sketch=sketch, colour=colour, request_id=request_id, **settings)
     except InvalidRequestError as err:
@@ -276,9 +286,10 @@ class ResultHeader:
 def read_result_header(header: dict[str, Any]) -> ResultHeader:
     """A reply's header; WireError(502) when the server sent something we cannot read."""
     try:
+        params = _dataclass_from(GenerationParams, header["params"])
         return ResultHeader(
             request_id=int(header["id"]),
-            params=_dataclass_from(GenerationParams, header["params"]),
+            params=replace(params, loras=tuple(_lora_used(item) for item in params.loras)),
             timings=_dataclass_from(FrameTimings, header["timings"]),
             server=_dataclass_from(ServerTimings, header["server"]),
             warnings=tuple(str(w) for w in header.get("warnings", ())),
@@ -287,6 +298,11 @@ def read_result_header(header: dict[str, Any]) -> ResultHeader:
         raise WireError(
             502, f"the server's reply is not one this app understands ({err})"
         ) from None
+
+
+def _lora_used(raw: Any) -> tuple[str, float, str]:
+    name, weight, short_hash = raw
+    return str(name), float(weight), str(short_hash)
 
 
 def _dataclass_from(cls: type, raw: Any) -> Any:

@@ -30,8 +30,9 @@ from desktop_app.core.types import (
     new_load_id,
 )
 from desktop_app.engine.cancellation import CancelPoints, cancellable_models
-from desktop_app.engine.cpu_weights import pack_if_supported
+from desktop_app.engine.cpu_weights import pack_if_supported, release_freed_memory
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
+from desktop_app.engine.loras import LoraFusion, Loras
 from desktop_app.engine.parts import ModelParts
 from desktop_app.engine.sampling import Sampling, Schedule
 from desktop_app.engine.sketch import (
@@ -77,6 +78,7 @@ class Engine:
         if not compile_models:
             models = (parts.unet, parts.controlnet, parts.tae)
             self.packed_weights = pack_if_supported(models, self.device, self.dtype)
+        self.loras = LoraFusion(parts)
         self.is_sdxl = parts.family == "sdxl"
         self.prompts = PromptEncoder(
             parts.tokenizers, parts.text_encoders, self.device, self.is_sdxl
@@ -146,6 +148,29 @@ class Engine:
             for _ in range(2 if self._cuda_graphs else 1):
                 self.render(RenderRequest(sketch=blank, size=size))
 
+    def set_loras(self, loras: Loras, progress: Callable[[str], None] | None = None) -> None:
+        """Fuse exactly these LoRA styles (``loras.py``); nothing to do when they already are.
+        Packed CPU weights are unpacked around it and compiled graphs warmed up again, so
+        frames stay as fast as without styles; a file that does not fit leaves the model as
+        it was (ModelLoadError)."""
+        if loras == self.loras.applied:
+            return
+        if progress:
+            progress("applying styles")
+        packed = self.packed_weights is not None and self.packed_weights.packed
+        if packed:
+            self.packed_weights.unpack()
+        try:
+            with torch.inference_mode(False), torch.no_grad():
+                self.loras.apply(loras)
+        finally:
+            if packed:
+                self.packed_weights.pack()
+                release_freed_memory()
+        self.prompts.forget()  # the text encoders may have changed
+        if self.compiled:
+            self.warm_up(sorted({size for _seed, size in self._noise}) or (512,), progress)
+
     # -- cached per-frame inputs -------------------------------------------------------------
 
     def noise(self, seed: int, size: int) -> torch.Tensor:
@@ -186,6 +211,7 @@ class Engine:
         between steps), so a closing window or a newer request waits for one block, not a
         frame; the frame then raises ``RenderCancelled``."""
         should_cancel = should_cancel or _never
+        self.set_loras(request.loras)  # the worker applies them before, timed apart
         with self._out_of_memory_says_so(request.size), self.cancel_points.armed(should_cancel):
             return self._render(request, should_cancel)
 
@@ -346,6 +372,7 @@ class Engine:
             strength=req.strength if req.mode == "colour" else None,
             sampler=self.sampling.name if req.mode != "colour" else "Euler",
             licence=self.info.licence,
+            loras=self.loras.used,
         )
 
     def encode_image(self, image01: torch.Tensor) -> torch.Tensor:

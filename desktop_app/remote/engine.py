@@ -19,6 +19,7 @@ import numpy as np
 from desktop_app.core.errors import (
     InvalidRequestError,
     LiveCanvasError,
+    ModelLoadError,
     ServerRefusedError,
     ServerUnavailableError,
 )
@@ -28,6 +29,7 @@ from desktop_app.core.types import (
     FrameResult,
     RemoteTimings,
     RenderRequest,
+    lora_name,
     new_load_id,
 )
 from desktop_app.core.wire import (
@@ -103,6 +105,25 @@ class RemoteEngine:
                 bytes_down=len(answer.body),
             ),
         )
+
+    def set_loras(self, loras: tuple, progress: Callable[[str], None] | None = None) -> None:
+        """The server fuses the styles, found by name among its own: one it does not have is
+        refused here, before any frame asks for it."""
+        if not loras:
+            return
+        answer = self.connection.request("GET", INFO_PATH)
+        if answer.status != 200:
+            raise _failure(answer, self.connection.address)
+        try:
+            offered = {str(name) for name in json.loads(answer.body.decode()).get("styles", [])}
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, TypeError):
+            offered = set()
+        missing = [lora_name(path) for path, _ in loras if lora_name(path) not in offered]
+        if missing:
+            raise ModelLoadError(
+                f"the server at {self.connection.address.display} has no LoRA style named "
+                f"{missing[0]!r} (it has: {', '.join(sorted(offered)) or 'none'})"
+            )
 
     def export_image(
         self, result: FrameResult, should_cancel: Callable[[], bool] | None = None

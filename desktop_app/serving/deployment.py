@@ -47,6 +47,7 @@ class ReplicaConfig:
     compile_models: bool = False
     token_sha256: str | None = None
     cpu_threads: int | None = None  # torch threads of a CPU replica (its share of the cores)
+    loras: tuple[str, ...] = ()  # LoRA files offered by name, beside the styles folder
 
 
 @serve.deployment(
@@ -67,7 +68,7 @@ class FrameServer:
             compile_models=config.compile_models,
         )
         replica = serve.get_replica_context().replica_id.unique_id
-        self.service = FrameService(engine, config.token_sha256, replica)
+        self.service = FrameService(engine, config.token_sha256, replica, config.loras)
         self._threads = ThreadPoolExecutor(MAX_ONGOING_REQUESTS, thread_name_prefix="frame")
         _log.info("replica %s ready: %s", replica, engine.info.describe())
 

@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from desktop_app.core.errors import InvalidRequestError, LiveCanvasError, ModelLoadError
 from desktop_app.core.wire import DEFAULT_PORT
@@ -44,6 +45,7 @@ class ServeOptions:
     compile_models: bool = False
     address: str | None = None  # an existing Ray cluster ("auto", "ray://head:10001", ...)
     cpus_per_replica: float | None = None
+    loras: tuple[str, ...] = ()  # LoRA files offered to clients by name (``--lora``)
 
     @property
     def scheme(self) -> str:
@@ -109,6 +111,7 @@ class Server:
             compile_models=options.compile_models,
             token_sha256=_digest(options.token),
             cpu_threads=threads,
+            loras=tuple(str(Path(p).resolve()) for p in options.loras),
         )
         deployment = FrameServer.options(ray_actor_options=actor_options, **self._scaling())
         progress(f"loading {options.model} in {self._replicas_text()} on {device}")

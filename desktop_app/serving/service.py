@@ -14,16 +14,18 @@ import hmac
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from desktop_app.core.errors import (
     DeviceOutOfMemoryError,
     LiveCanvasError,
+    ModelLoadError,
     RenderCancelled,
 )
 from desktop_app.core.metadata import png_info
 from desktop_app.core.settings_table import MAX_PROMPT_CHARS
-from desktop_app.core.types import FrameEngine, ServerTimings
+from desktop_app.core.types import FrameEngine, ServerTimings, lora_name
 from desktop_app.core.wire import (
     CONTENT_TYPE,
     EXPORT_PATH,
@@ -41,6 +43,7 @@ from desktop_app.core.wire import (
     result_header,
     unpack,
 )
+from desktop_app.models.styles import list_styles, resolve_style
 
 
 def token_digest(token: str) -> str:
@@ -50,9 +53,18 @@ def token_digest(token: str) -> str:
 
 
 class FrameService:
-    def __init__(self, engine: FrameEngine, token_sha256: str | None = None, replica: str = ""):
+    def __init__(
+        self,
+        engine: FrameEngine,
+        token_sha256: str | None = None,
+        replica: str = "",
+        styles: tuple[str, ...] = (),
+    ):
+        """``styles``: LoRA files offered by name (``serve --lora``), beside the server's
+        styles folder; a client names a style, never a path here."""
         self.engine = engine
         self.replica = replica
+        self.styles = {lora_name(path): path for path in styles}
         self._token_sha256 = token_sha256
         self._engine_lock = threading.Lock()  # the engine renders one frame at a time
 
@@ -96,6 +108,7 @@ class FrameService:
             "warnings": list(info.warnings),
             "licence": info.licence,
             "replica": self.replica,
+            "styles": sorted({*self.styles, *(lora_name(p.name) for p in list_styles())}),
             "limits": {
                 "body_bytes": MAX_BODY_BYTES,
                 "header_bytes": MAX_HEADER_BYTES,
@@ -119,6 +132,7 @@ class FrameService:
         start = time.perf_counter()
         header, payload = unpack(body)
         call = read_call(header, *decode_images(header, payload))
+        request = replace(call.request, loras=self._style_files(call.request.loras))
         decode_ms = _ms_since(start)
         if export and call.model is not None and call.model != self.engine.info.model:
             raise WireError(
@@ -129,7 +143,7 @@ class FrameService:
         waiting = time.perf_counter()
         with self._engine_lock:
             queue_ms = _ms_since(waiting)
-            result, image = self._render(call.request, export, should_cancel)
+            result, image = self._render(request, export, should_cancel)
         start = time.perf_counter()
         if export:
             picture = encode_picture(image, "png", 100, png_info(result.params))
@@ -147,6 +161,23 @@ class FrameService:
             call.request.request_id, result.params, result.timings, server, result.warnings
         )
         return pack(header, picture)
+
+    def _style_files(self, loras: tuple) -> tuple:
+        """The server's own files for the style names a client asked for."""
+        found = []
+        for name, weight in loras:
+            name = lora_name(name)
+            path = self.styles.get(name)
+            if path is None:
+                try:
+                    path = str(resolve_style(name))
+                except ModelLoadError:
+                    offered = ", ".join(self.info()["styles"]) or "none"
+                    raise WireError(
+                        422, f"this server has no LoRA style named {name!r} (it has: {offered})"
+                    ) from None
+            found.append((path, weight))
+        return tuple(found)
 
     def _render(self, request, export: bool, should_cancel):
         try:

@@ -25,6 +25,7 @@ from desktop_app.core.settings_table import MAX_SEED
 from desktop_app.models.presets import PRESETS
 from desktop_app.remote.address import describe_server, is_server_model
 from desktop_app.ui.bindings import bind_checked, bind_combo, bind_slider, bind_spin, bind_text
+from desktop_app.ui.lora_panel import LoraPanel
 from desktop_app.ui.theme import icon
 
 MENU_PRESETS = ("sdxl-turbo", "sdxs", "sd-turbo", "tiny")
@@ -54,6 +55,9 @@ class ControlPanel(QWidget):
         self._build_sliders(grid)
         self._build_seed_row(grid)
         self._build_buttons(grid)
+        self.loras = LoraPanel(state)
+        grid.addWidget(QLabel("Styles"), 4, 0)
+        grid.addWidget(self.loras, 4, 1, 1, 5)
         grid.setColumnStretch(1, 2)
         grid.setColumnStretch(4, 1)
         self._bind()

@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         self.controls.server_requested.connect(self.show_server_dialog)
         c.frames.result_shown.connect(self._on_result)
         c.frames.render_failed.connect(self._on_render_failed)
+        c.styles_failed.connect(self.error_banner.show_message)
         c.frames.stats_changed.connect(self._on_stats)
         c.exports.export_finished.connect(
             lambda p: self.statusBar().showMessage(f"Exported {p}", 10000)
