@@ -17,6 +17,7 @@ from desktop_app.core.types import (
     FrameTimings,
     GenerationParams,
     RenderRequest,
+    lora_name,
 )
 
 _load_ids = itertools.count(10_000)  # apart from the engines', for clarity in failures
@@ -83,6 +84,7 @@ class FakeEngine:
             mode=request.mode,
             control_scale=request.control_scale,
             strength=request.strength if request.mode == "colour" else None,
+            loras=tuple((lora_name(path), w, "0" * 12) for path, w in self.loras),
         )
         return FrameResult(
             image=image,

@@ -25,9 +25,10 @@ import numpy as np
 
 from desktop_app.app.drawing import Drawing
 from desktop_app.app.files import read_png
-from desktop_app.core.errors import InvalidRequestError, SketchError
+from desktop_app.core.errors import InvalidRequestError, LiveCanvasError, SketchError
 from desktop_app.core.settings_table import SETTINGS
 from desktop_app.core.types import GenerationParams
+from desktop_app.models.styles import resolve_style, styles_dir
 
 DRAWING_KEY = "live-canvas"
 FORMAT = 1
@@ -44,6 +45,7 @@ RESTORED = (
     "reference_opacity",
     "reference_visible",
     "reference_lines",
+    "loras",
 )
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -58,6 +60,7 @@ class OpenedFile:
     model: str | None = None
     image: np.ndarray | None = None
     prompt: str | None = None
+    notes: tuple[str, ...] = ()  # what could not come back (a LoRA style not here)
 
 
 def drawing_chunks(
@@ -77,6 +80,8 @@ def drawing_chunks(
     }
     if params.strength is not None:
         settings["strength"] = params.strength
+    # By name: found again in the styles folder of whoever opens it (none is none, too).
+    settings["loras"] = [[name, weight] for name, weight, _hash in params.loras]
     chunks = [(STROKES, _png(drawing.strokes))]
     if drawing.reference is not None:
         chunks.append((REFERENCE, _png(drawing.reference)))
@@ -106,7 +111,12 @@ def _drawing_file(path: Path, raw: str) -> OpenedFile:
     settings = header.get("settings")
     if not isinstance(settings, dict) or not set(settings) <= set(RESTORED):
         raise ValueError("its settings are not a table of known settings")
+    if "loras" in settings:
+        settings = {**settings, "loras": SETTINGS["loras"].parse_stored(settings["loras"])}
     checked = {name: SETTINGS[name].check(value) for name, value in settings.items()}
+    notes = ()
+    if "loras" in checked:
+        checked["loras"], notes = _styles_here(checked["loras"])
     model = header.get("model")
     if model is not None:
         model = SETTINGS["preset"].check(model)
@@ -130,7 +140,18 @@ def _drawing_file(path: Path, raw: str) -> OpenedFile:
         checked.get("reference_visible", True),
         checked.get("reference_lines", True),
     )
-    return OpenedFile(drawing=drawing, settings=checked, model=model)
+    return OpenedFile(drawing=drawing, settings=checked, model=model, notes=notes)
+
+
+def _styles_here(loras: tuple) -> tuple[tuple, tuple[str, ...]]:
+    """The styles found in this computer's styles folder, and a line for each one not."""
+    found, notes = [], []
+    for name, weight in loras:
+        try:
+            found.append((str(resolve_style(name)), weight))
+        except LiveCanvasError:
+            notes.append(f"LoRA style {name!r} is not in {styles_dir()}: opened without it")
+    return tuple(found), tuple(notes)
 
 
 def private_chunks(path: Path, wanted: set[bytes]) -> dict[bytes, bytes]:

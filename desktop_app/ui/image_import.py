@@ -89,4 +89,7 @@ class ImageImport(QObject):
         if opened.model and opened.model != running:
             state.preset = opened.model  # the model that made it (loaded, or offered)
         self.canvas.open_drawing(opened.drawing, f"Open {name}")
-        self.say(f"Opened {name}: keep drawing", False)
+        if opened.notes:
+            self.say(f"Opened {name}; " + "; ".join(opened.notes), True)
+        else:
+            self.say(f"Opened {name}: keep drawing", False)

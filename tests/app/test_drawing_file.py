@@ -57,6 +57,7 @@ def test_an_export_carries_its_drawing_and_settings(tmp_path, drawing):
         "reference_opacity": 0.35,
         "reference_visible": True,
         "reference_lines": False,
+        "loras": (),
     }
 
 
@@ -177,3 +178,17 @@ def test_a_png_with_no_strokes_chunk_is_refused(tmp_path, sketch):
     Image.fromarray(sketch).save(path, pnginfo=info)
     with pytest.raises(SketchError, match="its strokes are missing"):
         open_file(path)
+
+
+def test_an_exports_lora_styles_come_back_when_the_files_are_here(tmp_path, drawing,
+                                                                   monkeypatch):
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    (styles / "ink.safetensors").write_bytes(b"x")
+    monkeypatch.setenv("LIVE_CANVAS_STYLES_DIR", str(styles))
+    loras = (("/elsewhere/ink.safetensors", 0.6), ("/elsewhere/wash.safetensors", -0.5))
+    path = export(tmp_path, drawing, loras=loras)
+    assert "<lora:ink:0.6> <lora:wash:-0.5>" in read_parameters(path)
+    opened = open_file(path)
+    assert opened.settings["loras"] == ((str(styles / "ink.safetensors"), 0.6),)
+    assert opened.notes == (f"LoRA style 'wash' is not in {styles}: opened without it",)
