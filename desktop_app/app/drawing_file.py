@@ -46,6 +46,7 @@ RESTORED = (
     "reference_visible",
     "reference_lines",
     "loras",
+    "prompt_style",
 )
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -82,6 +83,8 @@ def drawing_chunks(
         settings["strength"] = params.strength
     # By name: found again in the styles folder of whoever opens it (none is none, too).
     settings["loras"] = [[name, weight] for name, weight, _hash in params.loras]
+    # The prompt is the final one, a style's text and LoRAs included: no style on top again.
+    settings["prompt_style"] = ""
     chunks = [(STROKES, _png(drawing.strokes))]
     if drawing.reference is not None:
         chunks.append((REFERENCE, _png(drawing.reference)))

@@ -22,6 +22,7 @@ from desktop_app.app.drawing import Drawing
 from desktop_app.app.frame_sizes import FrameSizes
 from desktop_app.app.history import History
 from desktop_app.app.model_gate import ModelGate
+from desktop_app.app.prompt_styles import PromptStyleStore
 from desktop_app.app.state import LiveState
 from desktop_app.app.worker import RenderWorker
 from desktop_app.core.errors import LiveCanvasError
@@ -34,7 +35,7 @@ HISTORY_SETTLE_MS = 700
 KEPT_SKETCHES = 40  # sketches of shown results, for exporting one beside its picture
 # Settings that shape the frame and move in steps (sliders, spin boxes, combos): throttled
 # like a stroke. The prompt is debounced instead; other settings render nothing.
-_THROTTLED = frozenset(FRAME_SETTINGS) - {"prompt"}
+_THROTTLED = (frozenset(FRAME_SETTINGS) - {"prompt"}) | {"prompt_style"}
 
 
 def single_shot(parent: QObject, interval: int, slot: Callable[[], None]) -> QTimer:
@@ -74,6 +75,7 @@ class FramePacer(QObject):
         self._result_drawings: OrderedDict[int, Drawing] = OrderedDict()
         self._next_id = 0
         self.sizes = FrameSizes()  # frame times per size, for frames in motion
+        self.styles = PromptStyleStore()  # the window's, with the user's own, replaces it
         self._shown_id = -1
         self._arrivals: deque[float] = deque(maxlen=12)
         # A throttled frame is a stroke's (or a drag's): it never cancels the one in flight.
@@ -128,17 +130,21 @@ class FramePacer(QObject):
         state = self.state
         drawing = self.drawing_source()
         self._next_id += 1
+        style = self.styles.get(state.prompt_style) if state.prompt_style else None
+        prompt, loras = state.prompt, tuple(state.loras)
+        if style is not None:  # a style deleted meanwhile: the prompt as typed
+            prompt, loras = style.prompt(prompt), style.with_loras(loras)
         request = RenderRequest(
             sketch=drawing.lines(),
             colour=drawing.colours() if state.mode == "colour" else None,
-            prompt=state.prompt,
+            prompt=prompt,
             mode=state.mode,
             control_scale=float(state.control_scale),
             strength=float(state.strength),
             seed=int(state.seed),
             steps=int(state.steps),
             size=int(size or state.size),
-            loras=tuple(state.loras),
+            loras=loras,
             request_id=self._next_id,
         )
         return request, drawing

@@ -128,6 +128,8 @@ SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
         Setting("prompt", str, "", "the prompt", "session", max_chars=MAX_PROMPT_CHARS),
+        # A prompt style's name ("" for none): its text goes around the prompt in each frame.
+        Setting("prompt_style", str, "", "prompt style", "session", max_chars=60),
         Setting("preset", str, "sdxl-turbo", "model", "prefs", max_chars=4096),
         # The last model that ran here, for "Use a local model" after drawing against a server.
         Setting("local_preset", str, "", "local model", "prefs", max_chars=4096),

@@ -61,8 +61,10 @@ class LoraFusion:
         tensors = [_read(path) for path, _ in files]  # every file readable before any change
         used = tuple((lora_name(str(path)), w, short_hash(path)) for path, w in files)
         with warnings.catch_warnings():
-            # PEFT warns about the adapters this class adds and removes on purpose.
+            # PEFT warns about the adapters this class adds and removes on purpose, and the
+            # pipeline around the modules about a scheduler it never runs.
             warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
             return self._fuse(loras, files, tensors, used)
 
     def _fuse(self, loras: Loras, files, tensors, used: Used) -> bool:

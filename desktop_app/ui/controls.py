@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.app.prompt_styles import PromptStyleStore
 from desktop_app.app.state import LiveState
 from desktop_app.app.user_presets import USER_PREFIX, UserPreset
 from desktop_app.core.settings_table import MAX_SEED
@@ -26,6 +27,8 @@ from desktop_app.models.presets import PRESETS
 from desktop_app.remote.address import describe_server, is_server_model
 from desktop_app.ui.bindings import bind_checked, bind_combo, bind_slider, bind_spin, bind_text
 from desktop_app.ui.lora_panel import LoraPanel
+from desktop_app.ui.prompt_style_box import PromptStyleBox
+from desktop_app.ui.prompt_style_dialog import PromptStyleDialog
 from desktop_app.ui.theme import icon
 
 MENU_PRESETS = ("sdxl-turbo", "sdxs", "sd-turbo", "tiny")
@@ -45,9 +48,13 @@ class ControlPanel(QWidget):
         state: LiveState,
         parent: QWidget | None = None,
         user_presets: list[UserPreset] | None = None,
+        prompt_styles: PromptStyleStore | None = None,
     ) -> None:
         super().__init__(parent)
         self.state = state
+        self.prompt_style = PromptStyleBox(state, prompt_styles or PromptStyleStore())
+        self.prompt_style.edit_requested.connect(self.edit_prompt_styles)
+        self.style_dialog: PromptStyleDialog | None = None
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         self._build_prompt(grid)
@@ -99,6 +106,8 @@ class ControlPanel(QWidget):
         grid.addWidget(self.preset, 1, 1)
         grid.addWidget(QLabel("Mode"), 1, 2)
         grid.addWidget(self.mode, 1, 3)
+        grid.addWidget(QLabel("Style"), 1, 4)
+        grid.addWidget(self.prompt_style, 1, 5)
 
     def _build_sliders(self, grid: QGridLayout) -> None:
         self.control_scale, control_label = self._slider("Sketch adherence")
@@ -174,6 +183,17 @@ class ControlPanel(QWidget):
         self.seed.setEnabled(not self.state.seed_locked)
         self.dice.setEnabled(not self.state.seed_locked)
         self.generate.setEnabled(not self.state.live)
+
+    def edit_prompt_styles(self) -> PromptStyleDialog:
+        """The style editor (not modal: the prompt stays live), starting from the LoRA
+        styles in use."""
+        dialog = self.style_dialog = PromptStyleDialog(
+            self.prompt_style.store, tuple(self.state.loras), self
+        )
+        dialog.finished.connect(lambda _result: self.prompt_style.refresh())
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
     def set_user_presets(self, presets: list[UserPreset], show: bool = True) -> None:
         """List the user's presets after the built-in ones (replacing any listed before)."""

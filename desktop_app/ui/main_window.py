@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.app.controller import Controller
+from desktop_app.app.prompt_styles import PromptStyleStore
 from desktop_app.app.settings import PreferencesKeeper
 from desktop_app.app.user_presets import UserPreset, UserPresetStore
 from desktop_app.core.types import FrameResult
@@ -57,6 +58,8 @@ class MainWindow(QMainWindow):
         self.prefs = PreferencesKeeper(controller.state, qsettings, self) if qsettings else None
         self.downloads = DownloadOffer(controller, self.prefs, self)
         self.user_presets = user_presets or UserPresetStore(qsettings)
+        # Prompt styles are kept with the user presets; frames read them through the pacer.
+        controller.frames.styles = PromptStyleStore(qsettings)
         self.user_preset_dialog: UserPresetDialog | None = None
         self.closing_dialog: ClosingDialog | None = None
         self.controller = controller
@@ -69,7 +72,9 @@ class MainWindow(QMainWindow):
         self.canvas = SketchCanvas(self.state.size)
         bind_brush(self.canvas, self.state)
         self.preview = ImageView("The picture appears here")
-        self.controls = ControlPanel(self.state, user_presets=self.user_presets.all())
+        self.controls = ControlPanel(
+            self.state, user_presets=self.user_presets.all(), prompt_styles=controller.frames.styles
+        )
         self.filmstrip = Filmstrip(controller.history)
         self.model_status = ModelStatus(controller, self.statusBar(), self)
         self.status = self.model_status.labels
@@ -206,7 +211,7 @@ class MainWindow(QMainWindow):
         self.controls.server_requested.connect(self.show_server_dialog)
         c.frames.result_shown.connect(self._on_result)
         c.frames.render_failed.connect(self._on_render_failed)
-        c.styles_failed.connect(self.error_banner.show_message)
+        c.styles_failed.connect(self.show_error)
         c.frames.stats_changed.connect(self._on_stats)
         c.exports.export_finished.connect(
             lambda p: self.statusBar().showMessage(f"Exported {p}", 10000)
@@ -316,13 +321,15 @@ class MainWindow(QMainWindow):
         self.preview.set_array(result.image)
         self.status.show_origin(result)
         self.status.show_size(result.params.size, self.state.size)
-        self.error_banner.hide()
+        if self.error_banner.property("render_error"):  # a picture again: that one is over
+            self.error_banner.hide()
         if self.quit_after_first_frame:
             QTimer.singleShot(0, self.close)
 
     def _on_render_failed(self, message: str) -> None:
         if self.controller.server.trouble is None:  # else the server banner says it
             self.show_error(f"The picture could not be rendered: {message}")
+            self.error_banner.setProperty("render_error", True)
 
     def _on_stats(self, latency_ms: float, fps: float) -> None:
         self.status.show_stats(latency_ms, fps)
@@ -340,6 +347,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(message, 5000)
 
     def show_error(self, message: str) -> None:
+        """Until dismissed (a render failure: until the next picture)."""
+        self.error_banner.setProperty("render_error", False)
         self.error_banner.show_message(message)
         self.statusBar().showMessage(message, 10000)
 

@@ -58,6 +58,7 @@ def test_an_export_carries_its_drawing_and_settings(tmp_path, drawing):
         "reference_visible": True,
         "reference_lines": False,
         "loras": (),
+        "prompt_style": "",
     }
 
 
