@@ -63,7 +63,7 @@ class ControlPanel(QWidget):
         self._build_seed_row(grid)
         self._build_buttons(grid)
         self.loras = LoraPanel(state)
-        grid.addWidget(QLabel("Styles"), 4, 0)
+        grid.addWidget(QLabel("LoRAs"), 4, 0)
         grid.addWidget(self.loras, 4, 1, 1, 5)
         grid.setColumnStretch(1, 2)
         grid.setColumnStretch(4, 1)

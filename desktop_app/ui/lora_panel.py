@@ -43,21 +43,23 @@ class LoraPanel(QWidget):
         self.menu.aboutToShow.connect(self._fill_menu)
         self.add_button.setMenu(self.menu)
         self.entries: list[tuple[QLabel, QDoubleSpinBox, QToolButton]] = []
+        self.row.addWidget(self.add_button)
+        self.row.addStretch(1)
+        self._shown: tuple | None = None  # the styles the entries show
         self._show(state.loras)
         state.loras_changed.connect(self._show)
 
     # --- showing the state --------------------------------------------------------------
     def _show(self, loras: tuple) -> None:
-        if tuple((label.toolTip(), spin.value()) for label, spin, _ in self.entries) == loras:
-            return  # a weight typed here: the widgets show it already
-        while self.row.count():
-            item = self.row.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        if loras == self._shown:
+            return  # a weight typed here: the widgets show it already (and keep the focus)
+        self._shown = loras
+        for widgets in self.entries:
+            for widget in widgets:
+                self.row.removeWidget(widget)
+                widget.deleteLater()
         self.entries = [self._entry(i, path, weight) for i, (path, weight) in enumerate(loras)]
-        self.row.addWidget(self.add_button)
         self.add_button.setEnabled(len(loras) < MAX_LORAS)
-        self.row.addStretch(1)
 
     def _entry(self, index: int, path: str, weight: float):
         label = QLabel(lora_name(path))
@@ -75,7 +77,7 @@ class LoraPanel(QWidget):
         remove.setToolTip(f"Remove {lora_name(path)}")
         remove.clicked.connect(lambda _=False, i=index: self._remove(i))
         for widget in (label, spin, remove):
-            self.row.addWidget(widget)
+            self.row.insertWidget(self.row.indexOf(self.add_button), widget)
         return label, spin, remove
 
     # --- changes --------------------------------------------------------------------------
@@ -89,7 +91,8 @@ class LoraPanel(QWidget):
         loras = list(self.state.loras)
         if index < len(loras):
             loras[index] = (loras[index][0], round(float(weight), 2))
-            self.state.loras = tuple(loras)
+            self._shown = tuple(loras)
+            self.state.loras = self._shown
 
     def _remove(self, index: int) -> None:
         self.state.loras = tuple(x for i, x in enumerate(self.state.loras) if i != index)

@@ -44,6 +44,7 @@ class PromptStyleDialog(QDialog):
         self.error.setStyleSheet("color: #c0392b")
         self._build()
         self._fill(select=None)
+        self.name.setFocus()  # a new style is the usual start; the list is for editing
 
     def _build(self) -> None:
         form = QFormLayout()

@@ -67,3 +67,15 @@ def test_the_styles_folder_opens(qtbot, make_window, tmp_path, monkeypatch):
     window = make_window(FakeEngine())
     folder = window.controls.loras.open_folder()
     assert folder.is_dir() and opened[0].toLocalFile() == str(folder)
+
+
+def test_the_add_button_stays_through_every_change(qtbot, make_window):
+    window = make_window(FakeEngine(), start=False)
+    panel = window.controls.loras
+    for loras in ((("/a.safetensors", 1.0),), (), (("/b.safetensors", 0.5),),
+                  (("/b.safetensors", 0.5), ("/c.safetensors", 1.0))):
+        window.state.loras = loras
+        qtbot.wait(10)  # the removed entries' deferred deletion runs
+        assert panel.row.indexOf(panel.add_button) == 3 * len(loras)
+        assert panel.add_button.isVisibleTo(window)
+        assert shown_styles(window) == [(n.split("/")[-1][:-12], w) for n, w in loras]
