@@ -111,3 +111,25 @@ def test_bench_compile_keeps_the_stock_pipeline_uncompiled(monkeypatch):
     assert report["compile"] and any("compiled" in note for note in report["notes"])
     assert 0 < report["forwards_ms"] <= report["engine_ms"]
     assert len(report["warmup_ms"]["engine"]) == 1
+
+
+def test_a_compiled_engine_fuses_styles_and_says_it_optimises_again(
+    compiled, plain, sketch, tmp_path
+):
+    from lora_factory import lora_matrices, save_peft_lora
+
+    ink = str(save_peft_lora(lora_matrices(plain.parts, seed=9), tmp_path / "ink.safetensors"))
+    said: list[str] = []
+    compiled.set_loras(((ink, 0.9),), progress=said.append)
+    try:
+        assert said[0] == "applying styles" and OPTIMISING in said
+        a = compiled.render(request(sketch, size=512, loras=((ink, 0.9),)))
+        b = plain.render(request(sketch, size=512, loras=((ink, 0.9),)))
+        np.testing.assert_array_equal(a.image, b.image)
+        base = plain.render(request(sketch, size=512))
+        assert not np.array_equal(a.image, base.image)
+    finally:
+        compiled.set_loras(())
+        plain.set_loras(())
+    np.testing.assert_array_equal(compiled.render(request(sketch)).image,
+                                  plain.render(request(sketch)).image)

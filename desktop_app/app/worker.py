@@ -281,7 +281,8 @@ class RenderWorker(QThread):
             return request
         self.progress_changed.emit("Applying styles…")
         try:
-            self._engine.set_loras(request.loras, progress=None)
+            # A compiled model is warmed up again: the window says it is optimising.
+            self._engine.set_loras(request.loras, progress=self.progress_changed.emit)
             self._styles = request.loras
         except Exception as err:  # noqa: BLE001 - reported; the model keeps its styles
             self.styles_failed.emit(user_message(err), self._styles)

@@ -146,7 +146,8 @@ class Engine:
             # CUDA graph trees run a new graph eagerly once, record it on the second call
             # and replay it from the third.
             for _ in range(2 if self._cuda_graphs else 1):
-                self.render(RenderRequest(sketch=blank, size=size))
+                # With the styles in use: a request without them would take them off.
+                self.render(RenderRequest(sketch=blank, size=size, loras=self.loras.applied))
 
     def set_loras(self, loras: Loras, progress: Callable[[str], None] | None = None) -> None:
         """Fuse exactly these LoRA styles (``loras.py``); nothing to do when they already are.
