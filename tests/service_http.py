@@ -24,9 +24,10 @@ from desktop_app.serving.service import FrameService, check_endpoint, token_dige
 
 
 @contextlib.contextmanager
-def serving(engine, replica: str = "", token: str | None = None):
+def serving(engine, replica: str = "", token: str | None = None, styles: tuple = ()):
     """A started ``ServiceServer`` around ``engine``, stopped at the end of the block."""
-    server = ServiceServer(FrameService(engine, token_digest(token) if token else None, replica))
+    digest = token_digest(token) if token else None
+    server = ServiceServer(FrameService(engine, digest, replica, styles))
     server.start()
     try:
         yield server

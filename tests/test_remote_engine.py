@@ -220,3 +220,27 @@ def test_colour_mode_colours_travel_with_the_sketch(engine, served, sketch):
     )
     assert not np.array_equal(result.image, plain.image)  # the colours made a difference
     assert np.array_equal(remote.export_image(result), engine.export_image(engine.render(request)))
+
+
+def test_lora_styles_travel_by_name_and_the_server_fuses_its_own(engine, sketch, tmp_path,
+                                                                 monkeypatch):
+    from lora_factory import lora_matrices, save_peft_lora
+
+    from desktop_app.core.errors import ModelLoadError
+
+    monkeypatch.setenv("LIVE_CANVAS_STYLES_DIR", str(tmp_path / "no-styles-here"))
+    ink = save_peft_lora(lora_matrices(engine.parts, seed=4), tmp_path / "ink.safetensors")
+    mine = (("/my/laptop/styles/ink.safetensors", 0.7),)  # the same name, the client's path
+    try:
+        with serving(engine, replica="r1", styles=(str(ink),)) as server:
+            remote = connect(server.url, reply=Reply("png"))
+            remote.set_loras(mine)
+            served = remote.render(RenderRequest(sketch=sketch, size=256, loras=mine))
+            local = engine.render(RenderRequest(sketch=sketch, size=256, loras=((str(ink), 0.7),)))
+            np.testing.assert_array_equal(served.image, local.image)
+            assert served.params.loras == local.params.loras
+            with pytest.raises(ModelLoadError, match="no LoRA style named 'wash'.*it has: ink"):
+                remote.set_loras((("wash", 1.0),))
+            remote.close()
+    finally:
+        engine.set_loras(())
