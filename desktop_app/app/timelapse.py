@@ -111,6 +111,12 @@ class TimelapseRecorder(QObject):
         return bool(self.state.timelapse_recording) and self.directory is not None
 
     @property
+    def waiting(self) -> int:
+        """Frames queued for the writer (at most MAX_WAITING)."""
+        with self._lock:
+            return sum(1 for item in self._waiting if isinstance(item, tuple))
+
+    @property
     def busy(self) -> bool:
         with self._lock:
             return self._writing
@@ -121,8 +127,7 @@ class TimelapseRecorder(QObject):
             return
         item = (time.monotonic(), result.image, self.frames.drawing_of(result))
         with self._lock:
-            waiting_frames = sum(1 for w in self._waiting if isinstance(w, tuple))
-            if waiting_frames >= MAX_WAITING:
+            if sum(1 for w in self._waiting if isinstance(w, tuple)) >= MAX_WAITING:
                 oldest = next(i for i, w in enumerate(self._waiting) if isinstance(w, tuple))
                 del self._waiting[oldest]
                 self.dropped += 1
