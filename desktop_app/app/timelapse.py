@@ -29,7 +29,7 @@ from desktop_app.core.errors import LiveCanvasError
 from desktop_app.core.types import FrameResult
 
 MAX_WAITING = 4  # frames queued for the writer; beyond, the oldest waiting one is dropped
-MAX_SPOOL_BYTES = 4 * 1024**3  # about 10 hours of drawing at 512 px (docs/PERFORMANCE.md)
+MAX_SPOOL_BYTES = 4 * 1024**3  # 3 hours at 5 frames a second, 512 px (docs/PERFORMANCE.md)
 JPEG_QUALITY = 90  # the film is 4:2:0 H.264 or lossy WebP: finer is not seen
 _CLOSE, _DISCARD, _COUNT = "close", "discard", "count"  # commands for the writer
 

@@ -65,6 +65,8 @@ def plan(
     frames: tuple[spool.FrameRef, ...], options: TimelapseOptions
 ) -> list[tuple[spool.FrameRef, int]]:
     """The frames of the film with their durations in milliseconds."""
+    if not frames:
+        return []
     kept: list[tuple[spool.FrameRef, int]] = []
     shown_ms = 0.0  # how long the last kept frame has lasted so far
     for ref, following in zip(frames, (*frames[1:], None), strict=True):

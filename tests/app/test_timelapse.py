@@ -156,7 +156,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_records_flushed_before_a_kill_9_are_there_after_it(tmp_path):
     run = subprocess.run(
         [sys.executable, "-c", _CRASHING_WRITER, str(tmp_path)],
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},  # this desktop_app
         capture_output=True,
     )
     assert run.returncode == -9, run.stderr
