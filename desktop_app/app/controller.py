@@ -24,6 +24,8 @@ from desktop_app.app.model_gate import ModelGate
 from desktop_app.app.server_link import ServerLink
 from desktop_app.app.session import SessionKeeper
 from desktop_app.app.state import LiveState
+from desktop_app.app.timelapse import TimelapseRecorder
+from desktop_app.app.timelapse_exporter import TimelapseExporter
 from desktop_app.app.worker import RenderWorker
 from desktop_app.core.types import EngineInfo
 
@@ -74,6 +76,10 @@ class Controller(QObject):
         self.exports = Exporter(state, worker, self.frames, parent=self)
         self.session = SessionKeeper(state, data_dir, parent=self)
         self.server = ServerLink(state, worker, self.gate, self.frames, parent=self)
+        # The session timelapse, spooled beside the autosave (None: no data folder, no film).
+        timelapse_dir = data_dir / "timelapse" if data_dir is not None else None
+        self.timelapse = TimelapseRecorder(state, self.frames, timelapse_dir, parent=self)
+        self.timelapse_exports = TimelapseExporter(timelapse_dir, parent=self)
         self.sketch_source = sketch_source
         self._closing = self._closed = False
         self.restore_notices: tuple[str, ...] = ()
@@ -91,6 +97,7 @@ class Controller(QObject):
             lambda text: text and self.gate.status_changed.emit(text)
         )
         self.session.saved.connect(self._maybe_closed)
+        self.timelapse.idle.connect(self._maybe_closed)
 
     @property
     def sketch_source(self) -> Callable[[], np.ndarray] | None:
@@ -196,6 +203,8 @@ class Controller(QObject):
         self._closing = True
         self.frames.stop()
         self.session.save_soon_now()
+        self.timelapse.close()
+        self.timelapse_exports.cancel()
         self.worker.request_stop(keep_jobs=True)
         exporting = self.exports.in_flight > 0
         if exporting:
@@ -219,7 +228,8 @@ class Controller(QObject):
         self._maybe_closed()
 
     def _maybe_closed(self) -> None:
-        if self._closing and not self.worker.isRunning() and not self.session.busy:
+        busy = self.session.busy or self.timelapse.busy
+        if self._closing and not self.worker.isRunning() and not busy:
             self._finish_close(True)
 
     def _finish_close(self, in_time: bool) -> None:

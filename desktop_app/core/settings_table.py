@@ -19,6 +19,8 @@ from desktop_app.core.errors import InvalidRequestError
 Store = Literal["prefs", "session"]  # prefs: the settings file; session: the autosave
 MODES: tuple[str, ...] = ("scribble", "colour")
 LAYOUTS: tuple[str, ...] = ("side", "stacked")
+TIMELAPSE_FORMATS: tuple[str, ...] = ("mp4", "webp")
+TIMELAPSE_LAYOUTS: tuple[str, ...] = ("side", "picture")  # sketch | picture, or the picture
 MAX_SEED = 2**32 - 1
 MAX_PROMPT_CHARS = 4000
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -205,6 +207,15 @@ SETTINGS: dict[str, Setting] = {
         Setting("layout", str, "side", "layout", "prefs", choices=LAYOUTS),
         Setting("export_dir", str, "", "export folder", "prefs", max_chars=4096),
         Setting("save_sketch", bool, False, "save the sketch with exports", "prefs"),
+        # The session timelapse: recording is off until asked for; how it was last exported.
+        Setting("timelapse_recording", bool, False, "timelapse recording", "prefs"),
+        Setting(
+            "timelapse_format", str, "mp4", "timelapse format", "prefs", choices=TIMELAPSE_FORMATS
+        ),
+        Setting(
+            "timelapse_layout", str, "side", "timelapse layout", "prefs", choices=TIMELAPSE_LAYOUTS
+        ),
+        Setting("timelapse_speed", int, 4, "timelapse speed", "prefs", low=1, high=64),
         Setting("geometry", bytes, b"", "window geometry", "prefs"),
         # The picture in a window of its own (a second screen), and where that window was.
         Setting("picture_detached", bool, False, "picture in its own window", "prefs"),

@@ -35,6 +35,8 @@ from desktop_app.ui.reference_bar import ReferenceBar
 from desktop_app.ui.server_banner import ServerBanner
 from desktop_app.ui.server_dialog import ServerDialog
 from desktop_app.ui.theme import icon
+from desktop_app.ui.timelapse_indicator import TimelapseIndicator
+from desktop_app.ui.timelapse_menu import TimelapseMenu
 from desktop_app.ui.tool_bar import ToolBar
 from desktop_app.ui.user_preset_dialog import UserPresetDialog
 
@@ -78,6 +80,7 @@ class MainWindow(QMainWindow):
         self.filmstrip = Filmstrip(controller.history)
         self.model_status = ModelStatus(controller, self.statusBar(), self)
         self.status = self.model_status.labels
+        self.timelapse_indicator = TimelapseIndicator(controller.timelapse, self.statusBar())
 
         central = QWidget()
         column = QVBoxLayout(central)
@@ -183,6 +186,12 @@ class MainWindow(QMainWindow):
 
         self.export_menu = ExportMenu(self.controller.exports, self)
         self.export_action.setMenu(self.export_menu)
+        # The session timelapse: off until asked for; its menu exports what was recorded.
+        self.record_action = self._action("Record timelapse", None, None, "record")
+        bind_checked(self.record_action, self.state, "timelapse_recording")
+        self.timelapse_menu = TimelapseMenu(self.controller, self._say, self)
+        self.record_action.setMenu(self.timelapse_menu)
+        self.export_menu.addAction(self.timelapse_menu.export_action)
         tools = ToolBar(
             self.state,
             (
@@ -191,7 +200,7 @@ class MainWindow(QMainWindow):
                 (self.undo_action, self.redo_action, self.clear_action),
                 (self.open_action, self.import_action, self.lineart_action),
                 (self.layout_action, self.detach_action),
-                (self.export_action,),
+                (self.export_action, self.record_action),
             ),
         )
         self.size_box = tools.size_box
