@@ -22,6 +22,7 @@ def start_server(
     port: int | None = None,
     token: str | None = TOKEN,
     autoscale: tuple[int, int] | None = None,
+    loras: tuple[str, ...] = (),
 ):
     from desktop_app.serving.launch import ServeOptions, Server
 
@@ -33,6 +34,7 @@ def start_server(
         port=port or free_port(),
         token=token,
         cpus_per_replica=1,
+        loras=loras,
     )
     server = Server(options)
     try:

@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -40,8 +41,19 @@ from desktop_app.remote.engine import connect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    server, url = start_server(replicas=2)
+def ink_style(tmp_path_factory):
+    """A LoRA style for the tiny model, offered by the server as ``ink``."""
+    from lora_factory import lora_matrices, save_peft_lora
+
+    from desktop_app.engine.builders import build_tiny
+
+    folder = tmp_path_factory.mktemp("styles")
+    return save_peft_lora(lora_matrices(build_tiny(), seed=11), folder / "ink.safetensors")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, ink_style):
+    server, url = start_server(replicas=2, loras=(str(ink_style),))
     token_file = tmp_path_factory.mktemp("token") / "token"
     token_file.write_text(TOKEN)
     yield url, str(token_file)
@@ -103,6 +115,27 @@ def test_an_export_renders_again_to_the_same_picture(served, local_tiny):
     with one_torch_thread():
         local = local_tiny.export_image(local_tiny.render(request))
     assert np.array_equal(first, second) and np.array_equal(first, local)
+
+
+def test_a_style_named_by_the_client_is_the_servers_own_file(served, local_tiny, ink_style):
+    from desktop_app.core.errors import InvalidRequestError, ModelLoadError
+
+    engine = _client(served)
+    asked = (("ink", 0.8),)  # a name: the file is the server's
+    engine.set_loras(asked)
+    request = RenderRequest(sketch=sketch_for(3), prompt="inked", seed=5, size=256, loras=asked)
+    result = engine.render(request)
+    try:
+        with one_torch_thread():
+            local = local_tiny.render(replace(request, loras=((str(ink_style), 0.8),)))
+        assert np.array_equal(result.image, local.image)
+        assert result.params.loras == local.params.loras and result.params.loras[0][0] == "ink"
+    finally:
+        local_tiny.set_loras(())
+    with pytest.raises(ModelLoadError, match="no LoRA style named 'wash'"):
+        engine.set_loras((("wash", 1.0),))
+    with pytest.raises(InvalidRequestError, match="no LoRA style named 'wash'"):
+        engine.render(replace(request, loras=(("wash", 1.0),)))
 
 
 def _post(url: str, body: bytes, headers: dict, path: str = "/v1/frame", method: str = "POST"):
