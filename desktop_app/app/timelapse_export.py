@@ -12,10 +12,7 @@ renamed into place), so a failure or a cancel leaves nothing half-written.
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,20 +23,13 @@ import numpy as np
 from desktop_app.app import timelapse_spool as spool
 from desktop_app.app.timelapse_webp import AnimatedWebPWriter
 from desktop_app.core.errors import LiveCanvasError, OutputError, RenderCancelled
+from desktop_app.core.metadata import atomic_path
 
 SPEEDS = (1, 2, 4, 8, 16)
 MIN_FRAME_MS = 40  # 25 frames a second at most
 MAX_FRAME_MS = 1000  # a longer pause shows for a second
 LAST_FRAME_MS = 2000  # the film ends on the last picture, long enough to see it
 H264_ENCODERS = ("libx264", "libopenh264")  # whichever this PyAV's FFmpeg has
-_WHY = {
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.EROFS: "the disk is read-only",
-    errno.ENOSPC: "the disk is full",
-    errno.ENOENT: "the folder does not exist",
-    errno.ENOTDIR: "a part of the path is not a folder",
-}
 
 Progress = Callable[[int, int], None]  # frames done, frames in all
 
@@ -172,29 +162,6 @@ def write_webp(
         writer.finish()
 
 
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path`` to write, renamed over ``path`` if the block ends
-    normally and removed otherwise; an OS error is one line (OutputError)."""
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        yield Path(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as err:
-        why = _WHY.get(err.errno, err.strerror or str(err))
-        raise OutputError(f"cannot write {path}: {why}") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
 def export_timelapse(
     directory: Path,
     path: Path,
@@ -220,7 +187,7 @@ def export_timelapse(
                 progress(done + 1, len(film))
 
     write = write_mp4 if options.format == "mp4" else write_webp
-    with atomic_output(Path(path)) as tmp:
+    with atomic_path(Path(path)) as tmp:
         try:
             write(tmp, frames(), size)
         except (LiveCanvasError, OSError):

@@ -8,6 +8,7 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -65,35 +66,48 @@ def check_writable(path: str | Path) -> Path:
     return path
 
 
-def write_atomically(path: str | Path, write) -> Path:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over
-    ``path``; on any failure the temporary file is removed and OutputError raised."""
+_REASONS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the disk is read-only",
+    errno.ENOSPC: "the disk is full",
+    errno.ENOENT: "the folder does not exist",
+    errno.ENOTDIR: "a part of the path is not a folder",
+}
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` for the block to write; when the block ends normally
+    it is flushed to disk and renamed over ``path``, otherwise removed. An OS error becomes
+    OutputError("cannot write PATH: why")."""
     path = check_writable(path)
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
+        os.close(fd)
+        yield Path(tmp_name)
+        with open(tmp_name, "rb+") as f:
             os.fsync(f.fileno())
         # mkstemp makes the file private (0600); a saved picture gets the usual permissions.
         os.chmod(tmp_name, 0o666 & ~_UMASK)
         os.replace(tmp_name, path)
         tmp_name = None
     except OSError as err:
-        reason = {
-            errno.EACCES: "permission denied",
-            errno.EPERM: "permission denied",
-            errno.EROFS: "the disk is read-only",
-            errno.ENOSPC: "the disk is full",
-            errno.ENOENT: "the folder does not exist",
-            errno.ENOTDIR: "a part of the path is not a folder",
-        }.get(err.errno, err.strerror or str(err))
+        reason = _REASONS.get(err.errno, err.strerror or str(err))
         raise OutputError(f"cannot write {path}: {reason}") from None
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+
+
+def write_atomically(path: str | Path, write) -> Path:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over
+    ``path``; on any failure the temporary file is removed and OutputError raised."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
     return path
 
 
