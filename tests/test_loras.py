@@ -37,7 +37,7 @@ def files(tmp_path_factory, lora_engine):
     one, two = lora_matrices(parts, seed=1), lora_matrices(parts, seed=2, text=False)
     return {
         "ink": save_peft_lora(one, folder / "ink.safetensors"),
-        "ink_kohya": save_kohya_lora(one, folder / "ink_kohya.safetensors", "sdxl"),
+        "ink_kohya": save_kohya_lora(one, folder / "ink_kohya.safetensors"),
         "wash": save_peft_lora(two, folder / "wash.safetensors"),
         "sd21": save_peft_lora(lora_matrices(build_tiny(family="sd21")),
                                folder / "for-sd21.safetensors"),
