@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from desktop_app import __version__
 from desktop_app.core.errors import LiveCanvasError
 
 EXIT_ERROR = 1
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sketch on a canvas; a one-step diffusion model repaints it as you draw. "
         "With no command, opens the app.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     gui.add_arguments(parser)
     parser.set_defaults(handler=gui.run)
     subparsers = parser.add_subparsers(

@@ -12,8 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QObject, QSettings, QStandardPaths, QTimer
 
-import desktop_app
 from desktop_app.app.state import LiveState
+from desktop_app.core.resources import resources_dir  # noqa: F401 - the old name, kept
 from desktop_app.core.settings_table import load_stored, stored_in
 
 ORGANIZATION = "LiveCanvas"
@@ -25,10 +25,6 @@ PREFS_SAVE_DELAY_MS = 3000
 def set_application_names() -> None:
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
-
-
-def resources_dir() -> Path:
-    return Path(desktop_app.__file__).resolve().parent.parent / "resources"
 
 
 def app_data_dir() -> Path:

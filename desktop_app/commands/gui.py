@@ -13,6 +13,7 @@ from desktop_app.commands.arguments import (
     add_lora_arguments,
     add_server_arguments,
     check_loras,
+    ranged,
     server_choice,
 )
 
@@ -44,6 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "does not load); for smoke tests",
     )
     parser.add_argument(
+        "--quit-after",
+        dest="app_quit_after",
+        metavar="SECONDS",
+        type=ranged(float, 0, 86400, "--quit-after"),
+        default=None,
+        help="close the window SECONDS after it is shown, as Ctrl+Q would (exit 0); "
+        "for smoke tests and start-up timing",
+    )
+    parser.add_argument(
         "--compile",
         dest="app_compile",
         action="store_true",
@@ -53,11 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.app.settings import set_application_names
     from desktop_app.ui.startup import create_window
-    from desktop_app.ui.theme import apply_theme
+    from desktop_app.ui.theme import apply_theme, set_desktop_identity
 
     given = {"--model": args.app_model, "--device": args.app_device}
     server = server_choice(args.app_server, args.app_token_file, given)
@@ -68,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
         opened = open_file(args.app_open)  # a bad file is one line, before any window
     set_application_names()
+    set_desktop_identity()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     # The window hides at once on close; the app quits when the close has finished (the frame
     # cancelled, an export written, the autosave saved), not when the last window is gone.
@@ -92,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     window.closed.connect(lambda _in_time: app.quit())
     window.show()
     window.start()
+    quit_after = getattr(args, "app_quit_after", None)
+    if quit_after is not None:
+        QTimer.singleShot(round(quit_after * 1000), window.close)
     code = app.exec()
     exit_code = window.exit_code or code
     if window.background_threads_running():

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from desktop_app.core.errors import DeviceOutOfMemoryError, InvalidRequestError, RenderCancelled
+from desktop_app.core.resources import is_frozen
 from desktop_app.core.types import (
     EngineInfo,
     FrameResult,
@@ -57,6 +58,13 @@ class Engine:
         compile_models: bool = False,
         compile_backend: str = "inductor",
     ):
+        if compile_models and compile_backend == "inductor" and is_frozen():
+            # Inductor builds C++ and Triton code with the Python headers, a compiler and
+            # triton: the desktop bundle carries none of them (triton alone is 900 MB).
+            raise InvalidRequestError(
+                "--compile needs live-canvas installed with pip (pip install -e . in a "
+                "checkout); the desktop bundle renders without it"
+            )
         self.parts = parts
         self.device, self.dtype = placement.device, placement.dtype
         if self.device.type == "cpu":

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.errors import InvalidRequestError, LiveCanvasError, ModelLoadError
+from desktop_app.core.resources import is_frozen
 from desktop_app.core.wire import DEFAULT_PORT
 from desktop_app.models.presets import DEFAULT_PRESET
 
@@ -57,6 +58,13 @@ class ServeOptions:
 
 
 def require_ray() -> None:
+    if is_frozen():
+        # Ray starts its workers as `sys.executable worker.py`: a frozen executable is not an
+        # interpreter, so the bundle leaves Ray out (packaging/live-canvas.spec).
+        raise LiveCanvasError(
+            "serve is not part of the desktop bundle: install live-canvas with pip on the "
+            "server, pip install 'live-canvas[serve]'"
+        )
     try:
         import ray  # noqa: F401
         from ray import serve  # noqa: F401

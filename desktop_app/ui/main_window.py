@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -278,6 +280,8 @@ class MainWindow(QMainWindow):
         self.model_status.engine_failed(message)
         if self.quit_after_first_frame:
             self.exit_code = 1
+            # A smoke test has no one reading the banner: the reason goes to stderr too.
+            print(f"live-canvas: error: the model did not load: {message}", file=sys.stderr)
             QTimer.singleShot(0, self.close)
 
     # --- downloads and user presets --------------------------------------------------------

@@ -35,3 +35,4 @@ def test_a_missing_model_exits_1_after_showing_why(tmp_path):
         env=env, capture_output=True, text=True, timeout=280,
     )
     assert done.returncode == 1
+    assert "live-canvas: error: the model did not load:" in done.stderr
