@@ -115,6 +115,26 @@ def test_render_loads_a_saved_model_folder(bundle, user_env, tmp_path, tiny_fold
         assert "a fox" in picture.text["parameters"]
 
 
+def test_render_with_a_lora_style_fuses_it_frozen(bundle, user_env, tmp_path):
+    # PEFT (diffusers' LoRA loading) and its metadata must be in the bundle; the style's name
+    # is found in the styles folder, as a user's would be.
+    from lora_factory import lora_matrices, save_peft_lora
+
+    from desktop_app.engine.builders import build_tiny
+
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    save_peft_lora(lora_matrices(build_tiny(), seed=2), styles / "ink.safetensors")
+    env = {**user_env, "LIVE_CANVAS_STYLES_DIR": str(styles)}
+    out = tmp_path / "inked.png"
+    done = run(bundle, env, "render", str(sketch_png(tmp_path / "sketch.png")), "--model",
+               "tiny", "--prompt", "a fox", "--lora", "ink:0.8", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    with Image.open(out) as picture:
+        assert "a fox <lora:ink:0.8>" in picture.text["parameters"]
+        assert 'Lora hashes: "ink: ' in picture.text["parameters"]
+
+
 def test_the_window_opens_and_quits_by_itself(bundle, user_env):
     done = run(bundle, user_env, "--model", "tiny", "--quit-after", "1")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -148,6 +168,8 @@ def test_the_bundle_carries_its_resources_and_not_what_it_never_runs(bundle):
     assert (contents / "resources" / "theme.qss").is_file()
     assert (contents / "resources" / "icons" / "app.svg").is_file()
     assert list(contents.rglob("libqsvgicon.so"))  # SVG icons show in the toolbar
+    # The timelapse's MP4 encoder: PyAV with its FFmpeg libraries (x264 among them).
+    assert (contents / "av").is_dir() and list(contents.rglob("libx264*"))
     for left_out in ("triton", "tensorboard", "ray", "pytest"):
         assert not (contents / left_out).exists(), left_out
     assert not list(contents.rglob("libQt6WebEngine*")) and not list(contents.rglob("libQt63D*"))
