@@ -13,7 +13,6 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QCoreApplication, QObject, QSettings, QStandardPaths, QTimer
 
 from desktop_app.app.state import LiveState
-from desktop_app.core.resources import resources_dir  # noqa: F401 - the old name, kept
 from desktop_app.core.settings_table import load_stored, stored_in
 
 ORGANIZATION = "LiveCanvas"
