@@ -3,6 +3,7 @@ to save it; the export runs off the UI thread with a progress bar and a Cancel."
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from pathlib import Path
 
@@ -104,6 +105,10 @@ class TimelapseDialog(QDialog):
     def ask_path(self) -> None:
         key = self.state.timelapse_format
         suffix, name_filter = f".{key}", next(f for k, _, f in FORMATS if k == key)
+        # The dialog opens where pictures are exported; a folder not made yet would send it to
+        # the working directory instead.
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(parents=True, exist_ok=True)
         default = self.folder / f"live-canvas-timelapse-{datetime.now():%Y%m%d-%H%M%S}{suffix}"
         chosen, _ = QFileDialog.getSaveFileName(self, "Export timelapse", str(default), name_filter)
         if chosen:
