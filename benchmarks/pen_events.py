@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-repaint", action="store_true")
     args = parser.parse_args(argv)
 
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QSettings, Qt, QTimer
+    from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication, QWidget
+    from stall_ticker import StallTicker  # beside this script
 
     from desktop_app.app.settings import set_application_names
     from desktop_app.ui.startup import create_window
@@ -79,19 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.full_repaint:
         canvas.update = lambda *_args: QWidget.update(canvas)
 
-    clock = QElapsedTimer()
-    clock.start()
-    last, gaps = [clock.nsecsElapsed()], []
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    ticker = QTimer()
-    ticker.setTimerType(Qt.TimerType.PreciseTimer)
-    ticker.setInterval(1)
-    ticker.timeout.connect(tick)
+    ticker = StallTicker()
 
     rect = canvas.image_rect()
     queue: list = []
@@ -128,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = worker.rendered_count - start_frames
     window.close()
     worker.wait(30_000)
-    stalls = np.maximum(np.array(gaps[1:]) - 1.0, 0.0)
+    stalls = ticker.stalls()
     print(json.dumps({
         "model": args.model,
         "full_repaint": args.full_repaint,

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="every frame at the full size, even while drawing (as before)")
     args = parser.parse_args(argv)
 
-    from PySide6.QtCore import QElapsedTimer, QPoint, QSettings, Qt, QTimer
+    from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     # The fake engine is a test double: it lives with the tests, not in the product.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from doubles import FakeEngine, fake_loader
+    from stall_ticker import StallTicker  # beside this script
 
     from desktop_app.ui.startup import create_window
 
@@ -77,20 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     canvas = window.canvas
     rect = canvas.image_rect()
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    ticker = QTimer()
-    ticker.setTimerType(Qt.TimerType.PreciseTimer)
-    ticker.setInterval(1)
-    ticker.timeout.connect(tick)
+    ticker = StallTicker()
 
     state = {"n": 0, "down": False}
 
@@ -133,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     window.close()  # begins the close; a script has no event loop left, so wait here
     worker.wait(30_000)
 
-    stalls = np.maximum(np.array(gaps[1:]) - 1.0, 0.0)
-    print(f"{args.seconds:.0f} s, {len(gaps)} ticks, {state['n']} pointer events, "
+    stalls = ticker.stalls()
+    print(f"{args.seconds:.0f} s, {len(ticker.gaps)} ticks, {state['n']} pointer events, "
           f"{frames} frames rendered ({frames / args.seconds:.2f} fps)")
     print(f"UI-thread stall beyond the 1 ms tick: p50 {np.percentile(stalls, 50):.2f} ms, "
           f"p99 {np.percentile(stalls, 99):.2f} ms, max {stalls.max():.2f} ms")
