@@ -11,7 +11,7 @@ size, format and row stride) whatever the canvas holds at the time, so they are 
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QRect
@@ -78,7 +78,37 @@ class CompressedImage:
         return view.copy()  # own the pixels: ``raw`` goes away with this frame
 
 
-class PatchCommand(QUndoCommand):
+class _SwapCommand(QUndoCommand):
+    """A step between two stored states: ``redo`` shows ``_after``, ``undo`` ``_before``.
+    ``applied`` says the change is already on the canvas, so the first ``redo()``, which
+    QUndoStack.push calls, does nothing."""
+
+    _before: Any
+    _after: Any
+
+    def __init__(self, text: str, applied: bool) -> None:
+        super().__init__(text)
+        self._skip_redo = applied
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of compressed pixels this command holds (both states)."""
+        return self._before.nbytes + self._after.nbytes
+
+    def redo(self) -> None:
+        if self._skip_redo:
+            self._skip_redo = False
+            return
+        self._show(self._after)
+
+    def undo(self) -> None:
+        self._show(self._before)
+
+    def _show(self, state: Any) -> None:
+        raise NotImplementedError
+
+
+class PatchCommand(_SwapCommand):
     """Swap one rectangle of the canvas between ``before`` and ``after``.
 
     ``before`` and ``after`` are the rectangle's pixels (QImages, or already compressed); the
@@ -96,7 +126,7 @@ class PatchCommand(QUndoCommand):
         text: str,
         applied: bool = False,
     ) -> None:
-        super().__init__(text)
+        super().__init__(text, applied)
         self._canvas = canvas
         self._rect = QRect(rect)
         self._after = after if isinstance(after, CompressedImage) else CompressedImage(after)
@@ -105,7 +135,6 @@ class PatchCommand(QUndoCommand):
         else:
             base = after if isinstance(after, QImage) else None
             self._before = CompressedImage(before, base=base, base_stored=self._after)
-        self._skip_redo = applied
 
     def applied_copy(self) -> PatchCommand:
         """The same step, sharing the compressed pixels, marked as already applied (to push
@@ -114,22 +143,11 @@ class PatchCommand(QUndoCommand):
             self._canvas, self._rect, self._before, self._after, self.text(), applied=True
         )
 
-    @property
-    def stored_bytes(self) -> int:
-        """Bytes of compressed pixels this command holds (both patches)."""
-        return self._before.nbytes + self._after.nbytes
-
-    def redo(self) -> None:
-        if self._skip_redo:
-            self._skip_redo = False
-            return
-        self._canvas.blit(self._rect.topLeft(), self._after.image())
-
-    def undo(self) -> None:
-        self._canvas.blit(self._rect.topLeft(), self._before.image())
+    def _show(self, state: CompressedImage) -> None:
+        self._canvas.blit(self._rect.topLeft(), state.image())
 
 
-class ReferenceCommand(QUndoCommand):
+class ReferenceCommand(_SwapCommand):
     """Put a reference image (with its line art, when known) under the strokes, replace it,
     or remove it (None): the strokes are untouched, and undo brings the previous one back."""
 
@@ -141,28 +159,17 @@ class ReferenceCommand(QUndoCommand):
         text: str,
         applied: bool = False,
     ) -> None:
-        super().__init__(text)
+        super().__init__(text, applied)
         self._canvas = canvas
         self._before = before if isinstance(before, _Stored) else _Stored(*before)
         self._after = after if isinstance(after, _Stored) else _Stored(*after)
-        self._skip_redo = applied
 
     def applied_copy(self) -> ReferenceCommand:
         """The same step, sharing its pixels, marked as applied (for a rebuilt stack)."""
         return ReferenceCommand(self._canvas, self._before, self._after, self.text(), True)
 
-    @property
-    def stored_bytes(self) -> int:
-        return self._before.nbytes + self._after.nbytes
-
-    def redo(self) -> None:
-        if self._skip_redo:
-            self._skip_redo = False
-            return
-        self._canvas.show_reference(*self._after.restore())
-
-    def undo(self) -> None:
-        self._canvas.show_reference(*self._before.restore())
+    def _show(self, state: _Stored) -> None:
+        self._canvas.show_reference(*state.restore())
 
 
 class _Stored:
