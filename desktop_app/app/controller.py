@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop_app.app.drawing import Drawing
+from desktop_app.app.drawing_file import settings_of, styles_here
 from desktop_app.app.exporter import Exporter
 from desktop_app.app.frame_pacer import HISTORY_SETTLE_MS, FramePacer
 from desktop_app.app.history import History
@@ -159,17 +160,13 @@ class Controller(QObject):
         entry = self.history.find(entry_id)
         if entry is None:
             return
-        params = entry.result.params
-        values = {
-            "prompt": params.prompt,
-            "mode": params.mode,
-            "control_scale": params.control_scale,
-            "steps": params.steps,
-        }
-        if params.strength is not None:
-            values["strength"] = params.strength
-        if not self.state.seed_locked:
-            values["seed"] = params.seed
+        values = settings_of(entry.result.params)
+        del values["size"]  # a preference, not the picture's: the next frames keep theirs
+        if self.state.seed_locked:
+            del values["seed"]
+        # Its LoRA styles' files: those in use or in a prompt style, else the styles folder.
+        known = (*self.state.loras, *(x for s in self.frames.styles.all() for x in s.loras))
+        values["loras"], _missing = styles_here(values["loras"], tuple(p for p, _ in known))
         self.state.apply(values)
         self.frames.show_result(entry.result)
 

@@ -27,7 +27,7 @@ from desktop_app.app.drawing import Drawing
 from desktop_app.app.files import read_png
 from desktop_app.core.errors import InvalidRequestError, LiveCanvasError, SketchError
 from desktop_app.core.settings_table import SETTINGS
-from desktop_app.core.types import GenerationParams
+from desktop_app.core.types import GenerationParams, lora_name
 from desktop_app.models.styles import resolve_style, styles_dir
 
 DRAWING_KEY = "live-canvas"
@@ -69,22 +69,11 @@ def drawing_chunks(
 ) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
     """The text and the private chunks that let an export be opened again."""
     settings = {
-        "prompt": params.prompt,
-        "mode": params.mode,
-        "control_scale": params.control_scale,
-        "seed": params.seed,
-        "steps": params.steps,
-        "size": params.size,
+        **settings_of(params),
         "reference_opacity": drawing.opacity,
         "reference_visible": drawing.visible,
         "reference_lines": drawing.use_lines,
     }
-    if params.strength is not None:
-        settings["strength"] = params.strength
-    # By name: found again in the styles folder of whoever opens it (none is none, too).
-    settings["loras"] = [[name, weight] for name, weight, _hash in params.loras]
-    # The prompt is the final one, a style's text and LoRAs included: no style on top again.
-    settings["prompt_style"] = ""
     chunks = [(STROKES, _png(drawing.strokes))]
     if drawing.reference is not None:
         chunks.append((REFERENCE, _png(drawing.reference)))
@@ -119,7 +108,7 @@ def _drawing_file(path: Path, raw: str) -> OpenedFile:
     checked = {name: SETTINGS[name].check(value) for name, value in settings.items()}
     notes = ()
     if "loras" in checked:
-        checked["loras"], notes = _styles_here(checked["loras"])
+        checked["loras"], notes = styles_here(checked["loras"])
     model = header.get("model")
     if model is not None:
         model = SETTINGS["preset"].check(model)
@@ -146,10 +135,34 @@ def _drawing_file(path: Path, raw: str) -> OpenedFile:
     return OpenedFile(drawing=drawing, settings=checked, model=model, notes=notes)
 
 
-def _styles_here(loras: tuple) -> tuple[tuple, tuple[str, ...]]:
-    """The styles found in this computer's styles folder, and a line for each one not."""
+def settings_of(params: GenerationParams) -> dict[str, Any]:
+    """The settings that made a picture, as the state holds them. The prompt is the final one
+    (a prompt style's words and LoRAs included), so no style goes on top of it again; its LoRA
+    styles are by name (``styles_here`` finds their files)."""
+    settings: dict[str, Any] = {
+        "prompt": params.prompt,
+        "mode": params.mode,
+        "control_scale": params.control_scale,
+        "seed": params.seed,
+        "steps": params.steps,
+        "size": params.size,
+        "loras": tuple((name, weight) for name, weight, _hash in params.loras),
+        "prompt_style": "",
+    }
+    if params.strength is not None:
+        settings["strength"] = params.strength
+    return settings
+
+
+def styles_here(loras: tuple, known: tuple[str, ...] = ()) -> tuple[tuple, tuple[str, ...]]:
+    """The files of LoRA styles given by name (among the ``known`` files first, then in the
+    styles folder), and a line for each one not found."""
+    by_name = {lora_name(path): path for path in known}
     found, notes = [], []
     for name, weight in loras:
+        if name in by_name:
+            found.append((by_name[name], weight))
+            continue
         try:
             found.append((str(resolve_style(name)), weight))
         except LiveCanvasError:

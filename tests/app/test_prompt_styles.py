@@ -95,3 +95,25 @@ def test_the_users_styles_are_kept_and_a_damaged_entry_is_dropped(qsettings):
 def test_bad_styles_are_refused_in_one_line(name, before, loras, words):
     with pytest.raises(InvalidRequestError, match=words):
         make_prompt_style(name, before, "", loras)
+
+
+def test_a_filmstrip_entry_made_with_a_style_restores_its_picture_not_the_style_twice(
+    qtbot, rig
+):
+    controller = rig(history_settle_ms=0)
+    store = controller.frames.styles = PromptStyleStore()
+    store.save(make_prompt_style("Inked", "ink drawing of", "", "/styles/ink.safetensors:0.5"))
+    loaded(qtbot, controller)
+    controller.state.prompt = "a boat"
+    with qtbot.waitSignal(controller.frames.result_shown, timeout=5000) as shown:
+        controller.state.prompt_style = "Inked"
+    made = shown.args[0].params
+    qtbot.waitUntil(lambda: any(e.result.params.prompt == made.prompt
+                                for e in controller.history.entries), timeout=5000)
+    entry = next(e for e in controller.history.entries if e.result.params.prompt == made.prompt)
+    controller.state.prompt = "something else"  # the style stays chosen
+    controller.restore_entry(entry.entry_id)
+    assert controller.state.prompt_style == "" and controller.state.prompt == made.prompt
+    assert controller.state.loras == (("/styles/ink.safetensors", 0.5),)  # found in the style
+    request, _ = controller.frames.build_request()
+    assert request.prompt == made.prompt and request.loras == (("/styles/ink.safetensors", 0.5),)
