@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from desktop_app.app.worker import user_message
+from desktop_app.core.errors import user_message
 from desktop_app.models.hub_files import (
     DownloadCancelled,
     DownloadProgress,

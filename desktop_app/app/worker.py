@@ -20,7 +20,7 @@ from typing import Any
 from PySide6.QtCore import QMutex, QMutexLocker, QObject, QThread, QWaitCondition, Signal
 
 from desktop_app.app.jobs import Job
-from desktop_app.core.errors import LiveCanvasError, RenderCancelled, ServerUnavailableError
+from desktop_app.core.errors import RenderCancelled, ServerUnavailableError, user_message
 from desktop_app.core.types import FrameEngine, RenderRequest
 
 Loader = Callable[..., Any]  # (model, device=None, progress=None, **options) -> FrameEngine
@@ -41,13 +41,6 @@ _FRAME_TIME_WEIGHT = 0.3  # of the newest frame in the running estimate
 
 class _Aborted(Exception):
     """Raised from the progress callback to end a model load when the worker is stopping."""
-
-
-def user_message(err: BaseException) -> str:
-    if isinstance(err, LiveCanvasError):
-        return str(err)
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
 class RenderWorker(QThread):

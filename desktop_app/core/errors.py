@@ -42,3 +42,12 @@ class ServerUnavailableError(LiveCanvasError):
 class ServerRefusedError(LiveCanvasError):
     """The render server refused us (a wrong or missing token): trying again will not help
     until the user changes something."""
+
+
+def user_message(err: BaseException) -> str:
+    """The one line a person reads for a caught failure: ours whole, anything else its type
+    and first line."""
+    if isinstance(err, LiveCanvasError):
+        return str(err)
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
