@@ -52,20 +52,41 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = ("render", "models", "bench", "serve")
 
 
-def with_open_file(argv: list[str]) -> list[str]:
-    """``live-canvas FILE ...`` is ``live-canvas --open FILE ...``: a first argument that is
-    neither an option nor a command is a file to open."""
-    first = argv[0] if argv else ""
-    looks_like_a_file = "." in first or "/" in first or "\\" in first
-    if first and not first.startswith("-") and first not in COMMANDS and looks_like_a_file:
-        return ["--open", first, *argv[1:]]
-    return argv  # a mistyped command stays argparse's to name
+def _takes_value(parser: argparse.ArgumentParser, token: str) -> bool:
+    """Whether ``token`` is one of the window's options that reads the next argument."""
+    if "=" in token:
+        return False  # --model=sdxs carries its value
+    action = parser._option_string_actions.get(token)  # argparse keeps no public index
+    return action is not None and action.nargs != 0
+
+
+def with_open_file(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``live-canvas [OPTIONS] FILE [OPTIONS]`` is ``live-canvas --open FILE ...``: the first
+    argument that is neither an option, an option's value nor a command is a file to open."""
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token == "--":
+            index += 1
+            break
+        if not token.startswith("-") or token == "-":
+            break
+        index += 2 if _takes_value(parser, token) else 1
+    if index >= len(argv) or argv[index] in COMMANDS:
+        return argv
+    candidate = argv[index]
+    looks_like_a_file = any(mark in candidate for mark in "./\\") or os.path.exists(candidate)
+    if not looks_like_a_file:
+        return argv  # a mistyped command stays argparse's to name
+    rest = [token for token in argv[:index] if token != "--"] + argv[index + 1 :]
+    return ["--open", candidate, *rest]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = with_open_file(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    argv = with_open_file(list(sys.argv[1:] if argv is None else argv), parser)
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed as one line
         return int(exit_.code or 0)
     try:

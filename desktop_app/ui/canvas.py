@@ -8,6 +8,8 @@ count (UNDO_LIMIT) and, through compression, in bytes: ``undo_bytes()`` says how
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,25 +170,30 @@ class SketchCanvas(ImageView):
         self.reference_changed.emit()
         self.content_changed.emit(False)
 
-    def open_drawing(self, drawing: Drawing, text: str) -> None:
-        """Strokes and reference from an opened file, as one undoable step, and one frame
-        for both (not one for the strokes without their reference)."""
+    @contextlib.contextmanager
+    def one_step(self, text: str) -> Iterator[None]:
+        """Everything pushed inside is one undo step (never trimmed apart), and one frame
+        for all of it (not one for the strokes without their reference)."""
         self.end_stroke()
         blocked = self.blockSignals(True)
         self._in_macro = True
         self.undo_stack.beginMacro(text)
         try:
-            self._replace_all(self._page_with(rgb_to_qimage(drawing.strokes), enlarge=False), text)
-            if drawing.reference is not None:
-                self.set_reference(drawing.reference, text, drawing.reference_lines)
-            else:
-                self.remove_reference()
+            yield
         finally:
             self.undo_stack.endMacro()
             self._in_macro = False
             self.blockSignals(blocked)
         self.reference_changed.emit()
         self.content_changed.emit(False)
+
+    def open_drawing(self, drawing: Drawing, text: str) -> None:
+        """Strokes and reference from an opened file (call inside ``one_step``)."""
+        self._replace_all(self._page_with(rgb_to_qimage(drawing.strokes), enlarge=False), text)
+        if drawing.reference is not None:
+            self.set_reference(drawing.reference, text, drawing.reference_lines)
+        else:
+            self.remove_reference()
 
     def set_reference_lines(self, lines: np.ndarray, version: int) -> None:
         """The line art of the reference of ``version`` (computed off the UI thread)."""

@@ -11,6 +11,7 @@ size, format and row stride) whatever the canvas holds at the time, so they are 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -170,6 +171,30 @@ class ReferenceCommand(_SwapCommand):
 
     def _show(self, state: _Stored) -> None:
         self._canvas.show_reference(*state.restore())
+
+
+class SettingsCommand(QUndoCommand):
+    """Settings changed with a drawing (an opened file's prompt, seed, mode, scales...):
+    ``redo`` applies ``after`` (as QUndoStack.push does at once), ``undo`` puts ``before``
+    back. ``apply`` sets them (the window's observable state); no pixels are held."""
+
+    stored_bytes = 0
+
+    def __init__(
+        self,
+        apply: Callable[[dict[str, Any]], None],
+        before: dict[str, Any],
+        after: dict[str, Any],
+        text: str,
+    ) -> None:
+        super().__init__(text)
+        self._apply, self._before, self._after = apply, dict(before), dict(after)
+
+    def redo(self) -> None:
+        self._apply(self._after)
+
+    def undo(self) -> None:
+        self._apply(self._before)
 
 
 class _Stored:

@@ -21,6 +21,7 @@ from desktop_app.app.drawing_file import OpenedFile, open_file
 from desktop_app.app.files import read_png
 from desktop_app.core.errors import SketchError
 from desktop_app.ui.canvas import SketchCanvas
+from desktop_app.ui.canvas_commands import SettingsCommand
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"
 
@@ -75,21 +76,33 @@ class ImageImport(QObject):
         self.apply(opened, Path(path).name)
 
     def apply(self, opened: OpenedFile, name: str) -> None:
+        """What ``opened`` brings, as one undo step for all of it (the strokes, the reference,
+        the prompt and settings); the model that made it is chosen outside that step (undo
+        does not load another model) and the banner says so."""
         state = self.controller.state
+        text = f"Open {name}"
+        settings = {k: v for k, v in (opened.settings or {}).items() if k in state.FIELDS}
         if opened.drawing is None:
-            self.canvas.set_reference(opened.image, f"Open {name}")
-            if opened.prompt:
-                state.prompt = opened.prompt
+            settings = {"prompt": opened.prompt} if opened.prompt else {}
+        with self.canvas.one_step(text):
+            self.canvas.undo_stack.push(
+                SettingsCommand(state.apply, state.snapshot(tuple(settings)), settings, text)
+            )
+            if opened.drawing is None:
+                self.canvas.set_reference(opened.image, text)
+            else:
+                self.canvas.open_drawing(opened.drawing, text)
+        if opened.drawing is None:
             said = " with its prompt" if opened.prompt else ""
             self.say(f"{name} is under your strokes as a reference{said}", False)
             return
-        state.apply(opened.settings)
+        notes = list(opened.notes)
         info = self.controller.gate.engine_info
         running = info.model if info is not None else state.preset
         if opened.model and opened.model != running:
             state.preset = opened.model  # the model that made it (loaded, or offered)
-        self.canvas.open_drawing(opened.drawing, f"Open {name}")
-        if opened.notes:
-            self.say(f"Opened {name}; " + "; ".join(opened.notes), True)
+            notes.append(f"it was made with {opened.model}, which is chosen now")
+        if notes:
+            self.say(f"Opened {name}; " + "; ".join(notes), bool(opened.notes))
         else:
             self.say(f"Opened {name}: keep drawing", False)

@@ -12,7 +12,10 @@ from PIL.PngImagePlugin import PngInfo
 from test_reference import _drop
 
 from desktop_app.app import engine_api
+from desktop_app.app.drawing import Drawing
+from desktop_app.app.jobs import ExportJob
 from desktop_app.cli import main
+from desktop_app.core.types import RenderRequest
 from desktop_app.ui.startup import create_window
 
 
@@ -134,3 +137,36 @@ def test_live_canvas_file_names_a_bad_file_in_one_line(capsys, tmp_path):
         capsys.readouterr().err.strip()
         == f"live-canvas: error: {tmp_path / 'gone.png'} does not exist"
     )
+
+
+def test_opening_is_one_undo_step_for_everything_it_changed(qtbot, make_window, tmp_path):
+    sketch = np.full((256, 256, 3), 255, np.uint8)
+    sketch[100:110] = 0
+    reference = np.zeros_like(sketch)
+    reference[:, :128] = (30, 140, 200)
+    made = Drawing(sketch, reference, None, opacity=0.6, visible=True, use_lines=False)
+    engine = FakeEngine(model="fake")
+    request = RenderRequest(sketch=sketch, prompt="a harbour", seed=4242, size=256,
+                            mode="colour", strength=0.55, control_scale=1.25)
+    exported = ExportJob(engine.render(request), tmp_path, drawing=made).run(engine, lambda: False)
+
+    window = make_window(FakeEngine())
+    state = window.state
+    state.apply({"prompt": "my own words", "seed": 7, "mode": "scribble", "control_scale": 0.8})
+    stroke(qtbot, window.canvas)
+    before_strokes = window.canvas.to_numpy()
+    before = state.snapshot()
+    window.open_file(exported)
+    assert (state.prompt, state.seed, state.mode) == ("a harbour", 4242, "colour")
+    assert state.reference_opacity == pytest.approx(0.6)
+    assert window.canvas.reference.image is not None
+    opened_strokes = window.canvas.to_numpy()
+    assert not np.array_equal(opened_strokes, before_strokes)
+
+    window.canvas.undo_stack.undo()
+    assert state.snapshot() == before  # prompt, seed, mode, scales, reference look: all back
+    assert np.array_equal(window.canvas.to_numpy(), before_strokes)
+    assert window.canvas.reference.image is None
+    window.canvas.undo_stack.redo()
+    assert (state.prompt, state.seed, state.mode) == ("a harbour", 4242, "colour")
+    assert np.array_equal(window.canvas.to_numpy(), opened_strokes)
