@@ -18,11 +18,13 @@ from desktop_app.core.settings_table import SETTINGS
 
 def _observable(name: str) -> property:
     attr = f"_{name}"
+    fitted = SETTINGS[name].fitted  # an over-long prompt is cut here, whoever sets it
 
     def getter(self: LiveState) -> Any:
         return getattr(self, attr)
 
     def setter(self: LiveState, value: Any) -> None:
+        value = fitted(value)
         if getattr(self, attr) == value:
             return
         setattr(self, attr, value)
@@ -68,6 +70,7 @@ class LiveState(QObject, metaclass=_StateMeta):
             setting = SETTINGS.get(name)
             if setting is None:
                 continue
+            value = setting.fitted(value)
             try:
                 setting.check(value)
             except ValueError:

@@ -43,6 +43,9 @@ class Setting:
     multiple_of: int | None = None
     choices: tuple[str, ...] | None = None
     max_chars: int | None = None
+    # Text over max_chars is cut to fit rather than refused where it is kept or typed: a
+    # prompt's first 4000 characters are worth more than no prompt at all.
+    cut_to_fit: bool = False
     pattern: re.Pattern | None = None
     help: str = ""
 
@@ -110,9 +113,17 @@ class Setting:
             return self.check(value)
         return self.check(text)
 
+    def fitted(self, value: Any) -> Any:
+        """``value`` cut to ``max_chars`` when this setting is cut to fit, else as it is."""
+        if self.cut_to_fit and isinstance(value, str) and len(value) > (self.max_chars or 0):
+            return value[: self.max_chars]
+        return value
+
     def parse_stored(self, raw: Any) -> Any:
         """A value as a settings file or the autosave JSON holds it, checked. INI files keep
-        everything as text, so numbers and booleans written as text are read back."""
+        everything as text, so numbers and booleans written as text are read back; text
+        that is cut to fit comes back cut."""
+        raw = self.fitted(raw)
         if isinstance(raw, str) and self.kind in (int, float):
             return self.parse_text(raw.strip())
         if isinstance(raw, str) and self.kind is bool and raw.lower() in ("true", "false"):
@@ -129,7 +140,10 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("prompt", str, "", "the prompt", "session", max_chars=MAX_PROMPT_CHARS),
+        Setting(
+            "prompt", str, "", "the prompt", "session", max_chars=MAX_PROMPT_CHARS,
+            cut_to_fit=True,
+        ),
         # A prompt style's name ("" for none): its text goes around the prompt in each frame.
         Setting("prompt_style", str, "", "prompt style", "session", max_chars=60),
         Setting("preset", str, "sdxl-turbo", "model", "prefs", max_chars=4096),
@@ -262,6 +276,9 @@ def load_stored(
             values[name] = setting.parse_stored(raw[name])
         except InvalidRequestError as err:
             dropped.append(f"{source}: {err}; using {_shown(setting.default)}")
+            continue
+        if setting.fitted(raw[name]) is not raw[name]:
+            dropped.append(f"{source}: {setting.noun} was cut to {setting.max_chars} characters")
     return values, dropped
 
 

@@ -7,9 +7,10 @@ round trip never loops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QAction, QColor
+from PySide6.QtGui import QAction, QColor, QTextCursor
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
@@ -31,7 +32,15 @@ def _signal(state: LiveState, name: str):
     return getattr(state, f"{name}_changed")
 
 
-def bind_text(widget: QLineEdit | QPlainTextEdit, state: LiveState, name: str) -> None:
+def bind_text(
+    widget: QLineEdit | QPlainTextEdit,
+    state: LiveState,
+    name: str,
+    on_cut: Callable[[str], None] | None = None,
+) -> None:
+    """``on_cut(message)`` is told when typed or pasted text went past the setting's length
+    and its end was cut off (the box never holds more than the setting keeps)."""
+    limit = SETTINGS[name].max_chars
     if isinstance(widget, QPlainTextEdit):
 
         def read() -> str:
@@ -40,9 +49,22 @@ def bind_text(widget: QLineEdit | QPlainTextEdit, state: LiveState, name: str) -
         def write(text: str) -> None:
             if widget.toPlainText() != text:
                 widget.setPlainText(text)
+                widget.moveCursor(QTextCursor.MoveOperation.End)
 
-        widget.textChanged.connect(lambda: setattr(state, name, read()))
+        def typed() -> None:
+            text = read()
+            if limit is not None and len(text) > limit:
+                write(text[:limit])  # emits textChanged again, with the cut text
+                if on_cut is not None:
+                    on_cut(f"The {SETTINGS[name].noun.removeprefix('the ')} is limited to "
+                           f"{limit} characters: the rest was cut")
+                return
+            setattr(state, name, text)
+
+        widget.textChanged.connect(typed)
     else:
+        if limit is not None:
+            widget.setMaxLength(limit)
 
         def write(text: str) -> None:
             if widget.text() != text:

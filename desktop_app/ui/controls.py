@@ -42,6 +42,7 @@ class ControlPanel(QWidget):
     export_clicked = Signal()
     new_preset_requested = Signal()
     server_requested = Signal()
+    notice = Signal(str)  # one line for the banner (a prompt cut to its length)
 
     def __init__(
         self,
@@ -161,7 +162,7 @@ class ControlPanel(QWidget):
 
     def _bind(self) -> None:
         state = self.state
-        bind_text(self.prompt, state, "prompt")
+        bind_text(self.prompt, state, "prompt", on_cut=self.notice.emit)
         bind_combo(self.mode, state, "mode")
         bind_slider(self.control_scale, state, "control_scale")
         bind_slider(self.strength, state, "strength")

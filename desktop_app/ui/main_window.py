@@ -220,6 +220,7 @@ class MainWindow(QMainWindow):
         c.gate.download_needed.connect(self._on_download_needed)
         self.controls.new_preset_requested.connect(self.new_user_preset)
         self.controls.server_requested.connect(self.show_server_dialog)
+        self.controls.notice.connect(lambda message: self._say(message, True))
         c.frames.result_shown.connect(self._on_result)
         c.frames.render_failed.connect(self._on_render_failed)
         c.styles_failed.connect(self.show_error)

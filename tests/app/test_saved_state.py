@@ -131,3 +131,23 @@ def test_preferences_round_trip_every_type(tmp_path, qapp):
     write_prefs(prefs, QSettings(str(path), QSettings.Format.IniFormat))
     values, dropped = read_prefs(QSettings(str(path), QSettings.Format.IniFormat))
     assert dropped == [] and values == prefs
+
+
+def test_a_stored_prompt_longer_than_the_limit_is_cut_not_dropped():
+    from desktop_app.core.settings_table import MAX_PROMPT_CHARS
+
+    long_prompt = "a lighthouse at dusk, " * 400
+    values, said = load_stored({"prompt": long_prompt, "seed": 5}, stored_in("session"), "session")
+    assert values["prompt"] == long_prompt[:MAX_PROMPT_CHARS] and values["seed"] == 5
+    assert said == [f"session: the prompt was cut to {MAX_PROMPT_CHARS} characters"]
+
+
+def test_the_state_never_holds_a_prompt_past_the_limit(qapp):
+    from desktop_app.app.state import LiveState
+    from desktop_app.core.settings_table import MAX_PROMPT_CHARS
+
+    state = LiveState()
+    state.prompt = "x" * (MAX_PROMPT_CHARS + 10)
+    assert len(state.prompt) == MAX_PROMPT_CHARS
+    state.apply({"prompt": "y" * (MAX_PROMPT_CHARS * 2)})
+    assert state.prompt == "y" * MAX_PROMPT_CHARS
