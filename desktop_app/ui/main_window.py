@@ -21,6 +21,7 @@ from desktop_app.app.settings import PreferencesKeeper
 from desktop_app.app.user_presets import UserPreset, UserPresetStore
 from desktop_app.core.types import FrameResult
 from desktop_app.ui.banner import Banner
+from desktop_app.ui.banner_stack import BannerStack
 from desktop_app.ui.bindings import bind_brush, bind_checked
 from desktop_app.ui.canvas import SketchCanvas
 from desktop_app.ui.closing_dialog import ClosingDialog
@@ -86,12 +87,13 @@ class MainWindow(QMainWindow):
 
         central = QWidget()
         column = QVBoxLayout(central)
-        for banner in self._build_banners():
-            column.addWidget(banner)
-        self.images = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        images_area = QWidget()
+        self.images = QBoxLayout(QBoxLayout.Direction.LeftToRight, images_area)
+        self.images.setContentsMargins(0, 0, 0, 0)
         self.images.addWidget(self.canvas, 1)
         self.images.addWidget(self.preview, 1)
-        column.addLayout(self.images, 1)
+        column.addWidget(images_area, 1)
+        self.banners = BannerStack(images_area, self._build_banners())
         self.reference_bar = ReferenceBar(controller, self.canvas)
         self.imports = ImageImport(controller, self.canvas, self._say, self)
         column.addWidget(self.reference_bar)
@@ -117,7 +119,7 @@ class MainWindow(QMainWindow):
             self.resize(1180, 860)
 
     def _build_banners(self) -> tuple[Banner, ...]:
-        """The message strips above the images, in the order they stack."""
+        """The message strips over the images, in the order they stack."""
         status = self.model_status
         self.load_banner, self.noise_banner = status.load_banner, status.noise_banner
         self.cpu_banner = status.cpu_banner
