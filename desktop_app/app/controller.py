@@ -25,8 +25,8 @@ from desktop_app.app.model_gate import ModelGate
 from desktop_app.app.server_link import ServerLink
 from desktop_app.app.session import SessionKeeper
 from desktop_app.app.state import LiveState
-from desktop_app.app.timelapse import TimelapseRecorder
-from desktop_app.app.timelapse_exporter import TimelapseExporter
+from desktop_app.app.timelapse.exporter import TimelapseExporter
+from desktop_app.app.timelapse.recorder import TimelapseRecorder
 from desktop_app.app.worker import RenderWorker
 from desktop_app.core.types import EngineInfo
 

@@ -2,7 +2,7 @@
 
 Not in the render worker: a long film would hold up the frames for minutes. One export at a
 time; it reads the spool while the recorder may go on appending (it stops at the last whole
-record, see ``timelapse_spool``).
+record, see ``spool``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from desktop_app.app.timelapse_export import TimelapseOptions, export_timelapse
+from desktop_app.app.timelapse.export import TimelapseOptions, export_timelapse
 from desktop_app.core.errors import LiveCanvasError, RenderCancelled
 
 

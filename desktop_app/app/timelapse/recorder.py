@@ -1,5 +1,5 @@
 """The timelapse recorder: every frame shown, with the sketch that made it and the time it
-appeared, appended to the spool (``timelapse_spool``) while recording is on.
+appeared, appended to the spool (``spool``) while recording is on.
 
 The UI thread only queues (the result, its drawing, the time: references, no copies, no
 encoding); one background thread compares, encodes (JPEG through Pillow) and appends. The
@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from desktop_app.app import timelapse_spool as spool
 from desktop_app.app.drawing import Drawing
 from desktop_app.app.frame_pacer import FramePacer
 from desktop_app.app.state import LiveState
+from desktop_app.app.timelapse import spool
 from desktop_app.core.errors import LiveCanvasError
 from desktop_app.core.types import FrameResult
 

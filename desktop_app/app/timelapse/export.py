@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.app import timelapse_spool as spool
-from desktop_app.app.timelapse_webp import AnimatedWebPWriter
+from desktop_app.app.timelapse import spool
+from desktop_app.app.timelapse.webp import AnimatedWebPWriter
 from desktop_app.core.errors import LiveCanvasError, OutputError, RenderCancelled
 from desktop_app.core.metadata import atomic_path
 
