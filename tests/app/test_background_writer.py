@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from desktop_app.app import files
-from desktop_app.app.timelapse import recorder
-from desktop_app.app.timelapse import spool
+from desktop_app.app.timelapse import recorder, spool
 from desktop_app.core import log
 
 
