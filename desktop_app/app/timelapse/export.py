@@ -23,6 +23,7 @@ import numpy as np
 from desktop_app.app.timelapse import spool
 from desktop_app.app.timelapse.webp import AnimatedWebPWriter
 from desktop_app.core.errors import LiveCanvasError, OutputError, RenderCancelled
+from desktop_app.core.log import log_error
 from desktop_app.core.metadata import atomic_path
 
 SPEEDS = (1, 2, 4, 8, 16)
@@ -193,6 +194,7 @@ def export_timelapse(
         except (LiveCanvasError, OSError):
             raise
         except Exception as err:  # noqa: BLE001 - an encoder's own error types, said in one line
+            log_error(err, "encoding the timelapse")
             first = (str(err).splitlines() or [type(err).__name__])[0]
             raise OutputError(f"the timelapse could not be encoded ({first})") from None
     return ExportReport(Path(path), len(film), total_ms, index.notices)
