@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
         canvas.file_dropped.connect(self.open_file)
         c.gate.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.session.notice.connect(self.show_error)
+        c.filmstrip.notice.connect(self.show_error)
         self.uncaught.connect(self.show_error)
         c.gate.engine_loaded.connect(self.model_status.engine_loaded)
         c.gate.engine_failed.connect(self._on_engine_failed)
