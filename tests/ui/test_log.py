@@ -97,3 +97,43 @@ def test_open_log_folder_shows_the_data_folder(qtbot, make_window, tmp_path, mon
     assert window.error_banner.text() == (
         f"The log folder could not be opened here; it is {tmp_path / 'data'}"
     )
+
+
+def test_a_failing_autosave_is_one_banner_and_the_next_stroke_is_saved(
+    qtbot, make_window, tmp_path, monkeypatch
+):
+    from drawing import first_frame, stroke
+
+    from desktop_app.app import files
+
+    real_save = files.Autosave.save
+    failing = [True]
+
+    def save(self, *args):
+        if failing[0]:
+            raise PermissionError(13, "Permission denied", str(self.reference_file))
+        real_save(self, *args)
+
+    monkeypatch.setattr(files.Autosave, "save", save)
+    window = make_window(FakeEngine())
+    shown = []
+    window.controller.session.notice.connect(shown.append)
+    first_frame(qtbot, window)
+    for start in ((0.1, 0.1), (0.5, 0.1)):
+        stroke(qtbot, window.canvas, start=start)
+        window.controller.session.wait()
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=5000)
+    assert window.error_banner.text() == (
+        f"Autosave failed: PermissionError: [Errno 13] Permission denied: "
+        f"'{tmp_path / 'data' / 'autosave-reference.png'}'; retrying"
+    )
+    failing[0] = False
+    stroke(qtbot, window.canvas, start=(0.1, 0.9))
+    window.controller.session.wait()
+    qtbot.wait(50)
+    assert len(shown) == 1
+    restored = files.Autosave(tmp_path / "data").load()
+    assert (restored.sketch == window.canvas.to_numpy()).all()
+    assert (
+        "Traceback (most recent call last)" in (tmp_path / "data" / "live-canvas.log").read_text()
+    )
