@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("LIVE_CANVAS_DEBUG"):
             raise
         log_error(err, "live-canvas")
-        details = f"the details are in {log} " if (log := current_log()) else ""
+        details = f"the details are in {log}; " if (log := current_log()) else ""
         print(
             f"live-canvas: internal error: {type(err).__name__}: {err} "
             f"({details}set LIVE_CANVAS_DEBUG=1 for details and please report it)",
