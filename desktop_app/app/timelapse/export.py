@@ -123,9 +123,7 @@ def h264_encoder() -> str:
     raise OutputError("this PyAV build has no H.264 encoder (libx264 or libopenh264)")
 
 
-def write_mp4(
-    path: Path, frames: Iterator[tuple[np.ndarray, int]], size: tuple[int, int]
-) -> None:
+def write_mp4(path: Path, frames: Iterator[tuple[np.ndarray, int]], size: tuple[int, int]) -> None:
     """Variable frame durations as timestamps in milliseconds. No B-frames: with them the
     MP4 muxer takes the last frame's duration from the decode order and the film's end is
     cut short; a timelapse loses little by it."""
@@ -153,9 +151,7 @@ def write_mp4(
         mux(stream.encode())
 
 
-def write_webp(
-    path: Path, frames: Iterator[tuple[np.ndarray, int]], size: tuple[int, int]
-) -> None:
+def write_webp(path: Path, frames: Iterator[tuple[np.ndarray, int]], size: tuple[int, int]) -> None:
     with open(path, "r+b") as handle:
         writer = AnimatedWebPWriter(handle, size)
         for image, duration_ms in frames:
