@@ -86,8 +86,8 @@ def _content(size: int):
 def record(args, folder: Path, sampler: RssSampler) -> dict:
     from PySide6.QtCore import QCoreApplication
 
-    from desktop_app.app import timelapse
     from desktop_app.app.state import LiveState
+    from desktop_app.app.timelapse import recorder as timelapse
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     count = int(args.fps * args.minutes * 60)
@@ -130,7 +130,7 @@ def record(args, folder: Path, sampler: RssSampler) -> dict:
 
 
 def export(folder: Path, fmt: str, sampler: RssSampler) -> dict:
-    from desktop_app.app.timelapse_export import TimelapseOptions, export_timelapse
+    from desktop_app.app.timelapse.export import TimelapseOptions, export_timelapse
 
     out = folder.parent / f"film.{fmt}"
     sampler.peak = sampler.now()

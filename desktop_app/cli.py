@@ -13,8 +13,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from desktop_app import __version__
+from desktop_app.commands.version import VersionAction
 from desktop_app.core.errors import LiveCanvasError
+from desktop_app.core.log import current_log, log_error
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sketch on a canvas; a one-step diffusion model repaints it as you draw. "
         "With no command, opens the app.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version", action=VersionAction, help="show the version and where the log is, and exit"
+    )
     gui.add_arguments(parser)
     parser.set_defaults(handler=gui.run)
     subparsers = parser.add_subparsers(
@@ -108,9 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - the last line of defence for the user
         if os.environ.get("LIVE_CANVAS_DEBUG"):
             raise
+        log_error(err, "live-canvas")
+        details = f"the details are in {log}; " if (log := current_log()) else ""
         print(
             f"live-canvas: internal error: {type(err).__name__}: {err} "
-            "(set LIVE_CANVAS_DEBUG=1 for details and please report it)",
+            f"({details}set LIVE_CANVAS_DEBUG=1 for details and please report it)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL

@@ -2,7 +2,8 @@
 
 Each role is its own object: ``gate`` (which model, can frames render), ``frames`` (pacing,
 latest wins, what is on screen), ``exports``, ``session`` (the autosave), ``server`` (a render
-server's comings and goings) and ``history`` (the filmstrip). The controller wires them to
+server's comings and goings), ``history`` (the filmstrip) and ``filmstrip`` (which keeps it
+between runs). The controller wires them to
 the state and the canvas, converts photos to line art, and runs the close: nothing in it ever
 waits on the UI thread.
 """
@@ -18,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop_app.app.drawing import Drawing
 from desktop_app.app.drawing_file import settings_of, styles_here
 from desktop_app.app.exporter import Exporter
+from desktop_app.app.filmstrip_store import FilmstripKeeper
 from desktop_app.app.frame_pacer import HISTORY_SETTLE_MS, FramePacer
 from desktop_app.app.history import History
 from desktop_app.app.jobs import LineArtJob, ReferenceLinesJob
@@ -25,8 +27,8 @@ from desktop_app.app.model_gate import ModelGate
 from desktop_app.app.server_link import ServerLink
 from desktop_app.app.session import SessionKeeper
 from desktop_app.app.state import LiveState
-from desktop_app.app.timelapse import TimelapseRecorder
-from desktop_app.app.timelapse_exporter import TimelapseExporter
+from desktop_app.app.timelapse.exporter import TimelapseExporter
+from desktop_app.app.timelapse.recorder import TimelapseRecorder
 from desktop_app.app.worker import RenderWorker
 from desktop_app.core.types import EngineInfo
 
@@ -76,6 +78,8 @@ class Controller(QObject):
         self.frames = FramePacer(state, worker, self.gate, self.history, history_settle_ms, self)
         self.exports = Exporter(state, worker, self.frames, parent=self)
         self.session = SessionKeeper(state, data_dir, parent=self)
+        filmstrip_dir = data_dir / "filmstrip" if data_dir is not None else None
+        self.filmstrip = FilmstripKeeper(self.history, filmstrip_dir, parent=self)
         self.server = ServerLink(state, worker, self.gate, self.frames, parent=self)
         # The session timelapse, spooled beside the autosave (None: no data folder, no film).
         timelapse_dir = data_dir / "timelapse" if data_dir is not None else None
@@ -99,6 +103,7 @@ class Controller(QObject):
         )
         self.session.saved.connect(self._maybe_closed)
         self.timelapse.idle.connect(self._maybe_closed)
+        self.filmstrip.writer.idle.connect(self._maybe_closed)
 
     @property
     def sketch_source(self) -> Callable[[], np.ndarray] | None:
@@ -150,7 +155,7 @@ class Controller(QObject):
         """Apply the autosaved settings; returns the autosaved sketch. What had to be dropped
         is in ``self.restore_notices`` for the window to say once."""
         restored = self.session.restore()
-        self.restore_notices = restored.notices if restored else ()
+        self.restore_notices = (restored.notices if restored else ()) + self.filmstrip.restore()
         self.restored_reference = restored.reference if restored else None
         self.frames.stop()
         return restored.sketch if restored else None
@@ -225,7 +230,7 @@ class Controller(QObject):
         self._maybe_closed()
 
     def _maybe_closed(self) -> None:
-        busy = self.session.busy or self.timelapse.busy
+        busy = self.session.busy or self.timelapse.busy or self.filmstrip.busy
         if self._closing and not self.worker.isRunning() and not busy:
             self._finish_close(True)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QThread, Signal
 
 from desktop_app.core.errors import user_message
+from desktop_app.core.log import log_error
 from desktop_app.models.hub_files import (
     DownloadCancelled,
     DownloadProgress,
@@ -106,6 +107,7 @@ class PlanWorker(QThread):
             self.plan_failed.emit(user_message(err), tuple(missing))
             return
         except Exception as err:  # noqa: BLE001 - shown in the dialog as one line
+            log_error(err, "planning a download")
             self.plan_failed.emit(user_message(err), ())
             return
         self.planned.emit(plan)
@@ -159,6 +161,7 @@ class DownloadWorker(QThread):
             self.cancelled.emit()
             return
         except Exception as err:  # noqa: BLE001 - every failure is one line in the dialog
+            log_error(err, "downloading a model")
             self.failed.emit(user_message(err))
             return
         self.finished_ok.emit(result)

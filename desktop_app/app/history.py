@@ -42,6 +42,11 @@ class History(QObject):
         self.changed.emit()
         return entry
 
+    def restore(self, entries: list[HistoryEntry]) -> None:
+        """The entries kept from an earlier run (newest first), in place of any."""
+        self.entries = list(entries)
+        self.changed.emit()
+
     def find(self, entry_id: int) -> HistoryEntry | None:
         return next((e for e in self.entries if e.entry_id == entry_id), None)
 

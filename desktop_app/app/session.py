@@ -5,42 +5,32 @@ a moment later; the canvas is copied on the UI thread (a memcpy) and the PNG enc
 JSON and the fsyncs run on one background thread, so a stroke is never held up and a
 ``kill -9`` loses at most the stroke being drawn and the last second of settings. Saves are
 latest-wins: while one is being written, only the newest state waits (an older waiting one is
-dropped), so strokes faster than the disk never pile up sketch copies.
+dropped), so strokes faster than the disk never pile up sketch copies. A save that fails,
+for whatever reason, is logged and said once, and the next change is saved again
+(``background_writer``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop_app.app import files
+from desktop_app.app.background_writer import BackgroundWriter
 from desktop_app.app.state import LiveState
-from desktop_app.core.errors import LiveCanvasError
 from desktop_app.core.settings_table import stored_in
 
 SETTINGS_SAVE_DELAY_MS = 1000  # a slider drag is many changes: save once it rests
 SESSION_KEYS = stored_in("session")
 
 
-class _Saver(QRunnable):
-    def __init__(self, keeper: SessionKeeper) -> None:
-        super().__init__()
-        self.keeper = keeper
-
-    def run(self) -> None:
-        self.keeper._write_waiting()
-
-
 class SessionKeeper(QObject):
     notice = Signal(str)  # something the user should know (a failed save)
     saved = Signal()  # a background save has ended (written or failed)
-    _done = Signal()  # from the saving thread
 
     def __init__(
         self, state: LiveState, data_dir: Path | None, parent: QObject | None = None
@@ -52,17 +42,13 @@ class SessionKeeper(QObject):
         self.reference_source: Callable[[], tuple[int, np.ndarray | None]] | None = None
         self._saved_reference = 0
         self.autosave = files.Autosave(data_dir) if data_dir is not None else None
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        # The newest state not yet being written, and whether a saver runs: both guarded by
-        # the lock, shared with the saving thread.
-        self._lock = threading.Lock()
-        self._waiting: tuple[np.ndarray | None, dict[str, Any], Any] | None = None
-        self._saver_running = False
+        # Latest wins: at most one state waits, (sketch, session, reference).
+        self.writer = BackgroundWriter("Autosave", self._write, self)
+        self.writer.failed.connect(self.notice)
+        self.writer.idle.connect(self.saved)
         self._timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_DELAY_MS)
         self._timer.timeout.connect(self.save_soon_now)
         state.changed.connect(self._on_state_changed)
-        self._done.connect(self._on_done)
 
     def _on_state_changed(self, name: str) -> None:
         if name in SESSION_KEYS:
@@ -83,14 +69,12 @@ class SessionKeeper(QObject):
             return
         sketch = self.sketch_source() if self.sketch_source is not None else None
         reference = self._changed_reference()
-        with self._lock:
-            if reference is files.KEEP and self._waiting is not None:
-                reference = self._waiting[2]  # a change not yet written is not dropped
-            self._waiting = (sketch, self.session(), reference)
-            if self._saver_running:
-                return  # the running saver takes it next
-            self._saver_running = True
-        self._pool.start(_Saver(self))
+        session = self.session()
+        with self.writer.queue() as waiting:
+            older = waiting.pop() if waiting else None
+            if reference is files.KEEP and older is not None:
+                reference = older[2]  # a change not yet written is not dropped
+            waiting.append((sketch, session, reference))
 
     def _changed_reference(self) -> Any:
         """The reference image (or None) when it changed since the last save, else KEEP."""
@@ -104,36 +88,23 @@ class SessionKeeper(QObject):
 
     @property
     def busy(self) -> bool:
-        with self._lock:
-            return self._saver_running
+        return self.writer.busy
 
     def wait(self) -> None:
         """Block until every save has been written (tests, and the command line)."""
-        self._pool.waitForDone()
+        self.writer.wait()
 
-    def _write_waiting(self) -> None:
-        """The saving thread: write the newest waiting state until none is left."""
-        while True:
-            with self._lock:
-                if self._waiting is None:
-                    self._saver_running = False
-                    break
-                (sketch, session, reference), self._waiting = self._waiting, None
-            failure = None
-            try:
-                self.autosave.save(sketch, session, reference)
-            except LiveCanvasError as err:
-                failure = f"Autosave failed: {err}"
-            if failure:
-                with contextlib.suppress(RuntimeError):  # see below
-                    self.notice.emit(failure)
-        # Queued to the UI thread. A keeper already deleted (its window destroyed while this
-        # save ran) has no listener.
-        with contextlib.suppress(RuntimeError):
-            self._done.emit()
-
-    def _on_done(self) -> None:
-        self.saved.emit()
+    def _write(self, state: tuple[np.ndarray | None, dict[str, Any], Any]) -> None:
+        """The saving thread's one save; a failure is the writer's to log and say."""
+        sketch, session, reference = state
+        try:
+            self.autosave.save(sketch, session, reference)
+        except BaseException:
+            if reference is not files.KEEP:
+                # The next save writes the reference again: a later state that kept it
+                # ("not changed since the last save") would otherwise lose it.
+                self._saved_reference = -1
+            raise
 
     def restore(self) -> files.Restored | None:
         """Apply the autosaved settings; the sketch and what was dropped go to the caller."""

@@ -21,6 +21,7 @@ from PySide6.QtCore import QMutex, QMutexLocker, QObject, QThread, QWaitConditio
 
 from desktop_app.app.jobs import Job
 from desktop_app.core.errors import RenderCancelled, ServerUnavailableError, user_message
+from desktop_app.core.log import log_error
 from desktop_app.core.types import FrameEngine, RenderRequest
 
 Loader = Callable[..., Any]  # (model, device=None, progress=None, **options) -> FrameEngine
@@ -193,6 +194,7 @@ class RenderWorker(QThread):
         except _Aborted:
             return
         except Exception as err:  # noqa: BLE001 - every failure is shown, the thread lives on
+            log_error(err, f"loading {model}")
             self._load_error = f"the model did not load: {user_message(err)}"
             if not (self._abort or self._superseded()):
                 self._say_if_unavailable(err)
@@ -252,6 +254,7 @@ class RenderWorker(QThread):
                 self.cancelled.emit(request.request_id)
             return
         except Exception as err:  # noqa: BLE001 - reported; the worker keeps serving
+            log_error(err, "rendering a frame")
             self._last = None
             if not self._abort:
                 self._say_if_unavailable(err)
@@ -278,6 +281,7 @@ class RenderWorker(QThread):
             self._engine.set_loras(request.loras, progress=self.progress_changed.emit)
             self._styles = request.loras
         except Exception as err:  # noqa: BLE001 - reported; the model keeps its styles
+            log_error(err, f"applying the styles {request.loras}")
             self.styles_failed.emit(user_message(err), self._styles)
             return dataclasses.replace(request, loras=self._styles)
         finally:
@@ -298,6 +302,7 @@ class RenderWorker(QThread):
             self.job_failed.emit(job, "cancelled")
             return
         except Exception as err:  # noqa: BLE001 - reported to whoever asked
+            log_error(err, f"the job {type(job).__name__}")
             self.job_failed.emit(job, user_message(err))
             return
         self.job_done.emit(job, value)

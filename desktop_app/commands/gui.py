@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.app.settings import set_application_names
+    from desktop_app.core.log import route_uncaught
     from desktop_app.ui.startup import create_window
     from desktop_app.ui.theme import apply_theme, set_desktop_identity
 
@@ -107,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
     quit_after = getattr(args, "app_quit_after", None)
     if quit_after is not None:
         QTimer.singleShot(round(quit_after * 1000), window.close)
-    code = app.exec()
+    # A failure nobody caught, in a slot or a thread: logged whole, one line in a banner.
+    unroute = route_uncaught(window.uncaught.emit)
+    try:
+        code = app.exec()
+    finally:
+        unroute()
     exit_code = window.exit_code or code
     if window.background_threads_running():
         # Last resort: a thread that cannot be interrupted (an export being written after

@@ -40,6 +40,7 @@ class Filmstrip(QListWidget):
             lambda item: self.restore_requested.emit(item.data(ENTRY_ROLE))
         )
         history.changed.connect(self.refresh)
+        self.refresh()  # a filmstrip kept from the last run is there before the window
 
     def refresh(self) -> None:
         self.clear()

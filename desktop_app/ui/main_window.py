@@ -30,6 +30,7 @@ from desktop_app.ui.download_dialog import ModelDownloadDialog
 from desktop_app.ui.download_offer import DownloadOffer
 from desktop_app.ui.export_menu import ExportMenu
 from desktop_app.ui.filmstrip import Filmstrip
+from desktop_app.ui.help_menu import HelpMenu
 from desktop_app.ui.image_import import ImageImport
 from desktop_app.ui.image_view import ImageView
 from desktop_app.ui.model_status import ModelStatus
@@ -46,6 +47,7 @@ from desktop_app.ui.user_preset_dialog import UserPresetDialog
 
 class MainWindow(QMainWindow):
     closed = Signal(bool)  # the close has ended: True when everything stopped in time
+    uncaught = Signal(str)  # a failure nobody caught, from any thread (core.log.route_uncaught)
 
     def __init__(
         self,
@@ -196,6 +198,9 @@ class MainWindow(QMainWindow):
         self.timelapse_menu = TimelapseMenu(self.controller, self._say, self)
         self.record_action.setMenu(self.timelapse_menu)
         self.export_menu.addAction(self.timelapse_menu.export_action)
+        self.help_menu = HelpMenu(self._say, self)
+        self.help_action = self._action("Help", None)
+        self.help_action.setMenu(self.help_menu)
         tools = ToolBar(
             self.state,
             (
@@ -205,8 +210,10 @@ class MainWindow(QMainWindow):
                 (self.open_action, self.import_action, self.lineart_action),
                 (self.layout_action, self.detach_action),
                 (self.export_action, self.record_action),
+                (self.help_action,),
             ),
         )
+        tools.open_menu_at_once(self.help_action)
         self.size_box = tools.size_box
         self.addToolBar(tools)
         self._update_colour_icon()
@@ -217,6 +224,8 @@ class MainWindow(QMainWindow):
         canvas.file_dropped.connect(self.open_file)
         c.gate.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.session.notice.connect(self.show_error)
+        c.filmstrip.notice.connect(self.show_error)
+        self.uncaught.connect(self.show_error)
         c.gate.engine_loaded.connect(self.model_status.engine_loaded)
         c.gate.engine_failed.connect(self._on_engine_failed)
         c.gate.download_needed.connect(self._on_download_needed)

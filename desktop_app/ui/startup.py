@@ -2,6 +2,7 @@
 
 Nothing stored can stop the app from starting: every bad preference, damaged autosave file
 or out-of-range value falls back to its default, and the window says once what was dropped.
+The log (``core.log``) is started here, in the same data folder as the autosave.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from desktop_app.app.settings import app_data_dir, read_prefs
 from desktop_app.app.state import LiveState
 from desktop_app.app.user_presets import UserPresetStore, resolving_loader
 from desktop_app.app.worker import Loader, RenderWorker
+from desktop_app.core.log import start_log
 from desktop_app.ui.main_window import MainWindow
 
 
@@ -44,14 +46,14 @@ def create_window(
     if server_files is not None:
         state.server_token_file = server_files[0] or ""
         state.server_ca_file = server_files[1] or ""
+    data_dir = data_dir if data_dir is not None else app_data_dir()
+    try:
+        start_log(data_dir)
+    except OSError as err:
+        notices.append(f"The log cannot be written in {data_dir}: {err.strerror or err}.")
     user_presets = UserPresetStore(qsettings)
     worker = RenderWorker(resolving_loader(loader, user_presets))
-    controller = Controller(
-        state,
-        worker,
-        data_dir=data_dir if data_dir is not None else app_data_dir(),
-        device=device,
-    )
+    controller = Controller(state, worker, data_dir=data_dir, device=device)
     controller.gate.preset_chosen = bool(model) or qsettings.contains("preset")
     sketch = controller.restore_session() if restore else None
     notices += controller.restore_notices

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.app.controller import Controller
-from desktop_app.app.timelapse_export import SPEEDS, TimelapseOptions
+from desktop_app.app.timelapse.export import SPEEDS, TimelapseOptions
 from desktop_app.ui.banner import Banner
 from desktop_app.ui.bindings import bind_combo
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-from desktop_app.app.timelapse import TimelapseRecorder
+from desktop_app.app.timelapse.recorder import TimelapseRecorder
 
 _RECORDING_STYLE = "color: #ff5c5c; font-weight: bold;"
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QMenu, QWidget
 
 from desktop_app.app.controller import Controller
-from desktop_app.app.timelapse_export import ExportReport
+from desktop_app.app.timelapse.export import ExportReport
 from desktop_app.ui.timelapse_dialog import TimelapseDialog
 
 

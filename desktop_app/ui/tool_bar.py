@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QSpinBox, QToolBar, QWidget
+from PySide6.QtWidgets import QSpinBox, QToolBar, QToolButton, QWidget
 
 from desktop_app.app.state import LiveState
 from desktop_app.ui.bindings import bind_spin
@@ -34,3 +34,9 @@ class ToolBar(QToolBar):
                     self.addWidget(self.size_box)
                 else:
                     self.addAction(item)
+
+    def open_menu_at_once(self, action: QAction) -> None:
+        """A button that is only a menu (Help) opens it on the first click."""
+        button = self.widgetForAction(action)
+        if isinstance(button, QToolButton):
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)

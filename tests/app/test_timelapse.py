@@ -14,8 +14,9 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image
 
-from desktop_app.app import timelapse, timelapse_spool
-from desktop_app.app.timelapse import MAX_WAITING
+from desktop_app.app.timelapse import recorder as timelapse
+from desktop_app.app.timelapse import spool as timelapse_spool
+from desktop_app.app.timelapse.recorder import MAX_WAITING
 
 
 def _decode(data: bytes) -> np.ndarray:
@@ -145,7 +146,7 @@ def test_discard_deletes_the_recording(qtbot, rig):
 _CRASHING_WRITER = """
 import os, signal, sys
 from pathlib import Path
-from desktop_app.app import timelapse_spool as spool
+from desktop_app.app.timelapse import spool
 writer = spool.SegmentWriter(Path(sys.argv[1]))
 for n in range(5):
     writer.append(spool.encode_record(float(n), (8, 8), b"picture%d" % n, b"sketch"))

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.app import timelapse_spool as spool
-from desktop_app.app.timelapse import jpeg
-from desktop_app.app.timelapse_export import (
+from desktop_app.app.timelapse import spool
+from desktop_app.app.timelapse.export import (
     LAST_FRAME_MS,
     TimelapseOptions,
     export_timelapse,
     plan,
 )
+from desktop_app.app.timelapse.recorder import jpeg
 from desktop_app.core.errors import LiveCanvasError, OutputError, RenderCancelled
 
 SIDE = 64

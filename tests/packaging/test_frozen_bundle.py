@@ -82,7 +82,8 @@ def sketch_png(path: Path) -> Path:
 def test_version(bundle, user_env):
     done = run(bundle, user_env, "--version")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"live-canvas {desktop_app.__version__}\n"
+    log = Path(user_env["XDG_DATA_HOME"]) / "LiveCanvas" / "Live Canvas" / "live-canvas.log"
+    assert done.stdout == f"live-canvas {desktop_app.__version__}\nlog: {log}\n"
 
 
 def test_models_list(bundle, user_env):
@@ -139,6 +140,7 @@ def test_the_window_opens_and_quits_by_itself(bundle, user_env):
     done = run(bundle, user_env, "--model", "tiny", "--quit-after", "1")
     assert done.returncode == 0, done.stderr[-3000:]
     assert Path(user_env["XDG_DATA_HOME"]).exists()  # the autosave went to the user's data
+    assert list(Path(user_env["XDG_DATA_HOME"]).rglob("live-canvas.log"))  # and the log
 
 
 def test_the_window_renders_a_frame_with_the_tiny_model(bundle, user_env):

@@ -36,3 +36,8 @@ def test_a_missing_model_exits_1_after_showing_why(tmp_path):
     )
     assert done.returncode == 1
     assert "live-canvas: error: the model did not load:" in done.stderr
+    assert "Traceback" not in done.stderr
+    # The log in the data folder holds what the user was spared: the whole traceback.
+    log = tmp_path / "data" / "LiveCanvas" / "Live Canvas" / "live-canvas.log"
+    text = log.read_text()
+    assert "loading " in text and "Traceback (most recent call last)" in text

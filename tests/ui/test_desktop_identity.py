@@ -46,10 +46,11 @@ def test_a_bad_quit_after_is_one_line(tmp_path):
     assert done.stderr.count("\n") == 1 and "--quit-after" in done.stderr
 
 
-def test_version_names_the_release():
+def test_version_names_the_release_and_where_the_log_is(tmp_path):
     done = subprocess.run([sys.executable, "-m", "desktop_app", "--version"],
-                          capture_output=True, text=True, timeout=120)
+                          env=isolated_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
     from desktop_app import __version__
 
-    assert done.stdout == f"live-canvas {__version__}\n"
+    log = tmp_path / "data" / "LiveCanvas" / "Live Canvas" / "live-canvas.log"
+    assert done.stdout == f"live-canvas {__version__}\nlog: {log}\n"

@@ -10,7 +10,7 @@ from drawing import stroke
 from PIL import Image
 from PySide6.QtCore import QSettings
 
-from desktop_app.app import timelapse_spool
+from desktop_app.app.timelapse import spool as timelapse_spool
 
 
 def _new_frame(qtbot, window, start=(0.2, 0.2), end=(0.7, 0.6)) -> None:

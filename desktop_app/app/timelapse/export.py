@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.app import timelapse_spool as spool
-from desktop_app.app.timelapse_webp import AnimatedWebPWriter
+from desktop_app.app.timelapse import spool
+from desktop_app.app.timelapse.webp import AnimatedWebPWriter
 from desktop_app.core.errors import LiveCanvasError, OutputError, RenderCancelled
+from desktop_app.core.log import log_error
 from desktop_app.core.metadata import atomic_path
 
 SPEEDS = (1, 2, 4, 8, 16)
@@ -122,9 +123,7 @@ def h264_encoder() -> str:
     raise OutputError("this PyAV build has no H.264 encoder (libx264 or libopenh264)")
 
 
-def write_mp4(
-    path: Path, frames: Iterator[tuple[np.ndarray, int]], size: tuple[int, int]
-) -> None:
+def write_mp4(path: Path, frames: Iterator[tuple[np.ndarray, int]], size: tuple[int, int]) -> None:
     """Variable frame durations as timestamps in milliseconds. No B-frames: with them the
     MP4 muxer takes the last frame's duration from the decode order and the film's end is
     cut short; a timelapse loses little by it."""
@@ -152,9 +151,7 @@ def write_mp4(
         mux(stream.encode())
 
 
-def write_webp(
-    path: Path, frames: Iterator[tuple[np.ndarray, int]], size: tuple[int, int]
-) -> None:
+def write_webp(path: Path, frames: Iterator[tuple[np.ndarray, int]], size: tuple[int, int]) -> None:
     with open(path, "r+b") as handle:
         writer = AnimatedWebPWriter(handle, size)
         for image, duration_ms in frames:
@@ -193,6 +190,7 @@ def export_timelapse(
         except (LiveCanvasError, OSError):
             raise
         except Exception as err:  # noqa: BLE001 - an encoder's own error types, said in one line
+            log_error(err, "encoding the timelapse")
             first = (str(err).splitlines() or [type(err).__name__])[0]
             raise OutputError(f"the timelapse could not be encoded ({first})") from None
     return ExportReport(Path(path), len(film), total_ms, index.notices)

@@ -76,9 +76,7 @@ def discard(directory: Path) -> None:
             path.unlink()
 
 
-def encode_record(
-    time_s: float, size: tuple[int, int], picture: bytes, sketch: bytes
-) -> bytes:
+def encode_record(time_s: float, size: tuple[int, int], picture: bytes, sketch: bytes) -> bytes:
     payload = _FRAME.pack(time_s, size[0], size[1], len(picture), len(sketch)) + picture + sketch
     return _RECORD.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -103,8 +101,9 @@ class SegmentWriter:
                 self._synced_at = time.monotonic()
         except OSError as err:
             self.close()
-            raise OutputError(f"cannot write the timelapse in {self.directory}: "
-                              f"{err.strerror or err}") from None
+            raise OutputError(
+                f"cannot write the timelapse in {self.directory}: {err.strerror or err}"
+            ) from None
 
     def _open_new(self):
         self.directory.mkdir(parents=True, exist_ok=True)

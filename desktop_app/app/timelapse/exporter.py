@@ -2,7 +2,7 @@
 
 Not in the render worker: a long film would hold up the frames for minutes. One export at a
 time; it reads the spool while the recorder may go on appending (it stops at the last whole
-record, see ``timelapse_spool``).
+record, see ``spool``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from desktop_app.app.timelapse_export import TimelapseOptions, export_timelapse
+from desktop_app.app.timelapse.export import TimelapseOptions, export_timelapse
 from desktop_app.core.errors import LiveCanvasError, RenderCancelled
+from desktop_app.core.log import log_error
 
 
 class _ExportRun(QRunnable):
@@ -73,8 +74,10 @@ class TimelapseExporter(QObject):
         except RenderCancelled:
             self._emit(self._done, None, "")
         except LiveCanvasError as err:
+            log_error(err, "exporting the timelapse")
             self._emit(self._done, None, f"Timelapse export failed: {err}")
         except Exception as err:  # noqa: BLE001 - a bug or a library's surprise: one line
+            log_error(err, "exporting the timelapse")
             first = (str(err).splitlines() or [""])[0]
             self._emit(self._done, None, f"Timelapse export failed: {type(err).__name__} {first}")
         else:

@@ -60,8 +60,10 @@ class AnimatedWebPWriter:
         self.frames = 0
         width, height = size
         header = (
-            _chunk(b"VP8X", bytes([_ANIMATION_FLAG, 0, 0, 0]) + _uint24(width - 1)
-                   + _uint24(height - 1))
+            _chunk(
+                b"VP8X",
+                bytes([_ANIMATION_FLAG, 0, 0, 0]) + _uint24(width - 1) + _uint24(height - 1),
+            )
             + _chunk(b"ANIM", struct.pack("<IH", 0xFFFFFFFF, 0))  # white, loop forever
         )
         handle.write(b"RIFF\x00\x00\x00\x00WEBP" + header)
@@ -75,7 +77,10 @@ class AnimatedWebPWriter:
         Image.fromarray(image).save(buffer, "WEBP", quality=self.quality, method=0)
         width, height = self.size
         frame = (
-            _uint24(0) + _uint24(0) + _uint24(width - 1) + _uint24(height - 1)
+            _uint24(0)
+            + _uint24(0)
+            + _uint24(width - 1)
+            + _uint24(height - 1)
             + _uint24(max(1, min(int(duration_ms), MAX_DURATION_MS)))
             + bytes([_DO_NOT_BLEND])
         )

@@ -1,31 +1,30 @@
 """The timelapse recorder: every frame shown, with the sketch that made it and the time it
-appeared, appended to the spool (``timelapse_spool``) while recording is on.
+appeared, appended to the spool (``spool``) while recording is on.
 
 The UI thread only queues (the result, its drawing, the time: references, no copies, no
 encoding); one background thread compares, encodes (JPEG through Pillow) and appends. The
 queue is short: when the disk or the encoder falls behind, the oldest waiting frame gives way
 (a timelapse loses an in-between frame, the UI never waits), so memory does not grow with
 the session. The spool lives in the app-data folder and survives a crash: what was flushed
-can be exported after a restart.
+can be exported after a restart. A frame that cannot be written is logged and said once
+(``background_writer``); recording goes on with the next one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import threading
 import time
-from collections import deque
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
-from desktop_app.app import timelapse_spool as spool
+from desktop_app.app.background_writer import BackgroundWriter
 from desktop_app.app.drawing import Drawing
 from desktop_app.app.frame_pacer import FramePacer
 from desktop_app.app.state import LiveState
-from desktop_app.core.errors import LiveCanvasError
+from desktop_app.app.timelapse import spool
 from desktop_app.core.types import FrameResult
 
 MAX_WAITING = 4  # frames queued for the writer; beyond, the oldest waiting one is dropped
@@ -47,15 +46,6 @@ def jpeg(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-class _Writer(QRunnable):
-    def __init__(self, recorder: TimelapseRecorder) -> None:
-        super().__init__()
-        self.recorder = recorder
-
-    def run(self) -> None:
-        self.recorder._drain()
-
-
 class TimelapseRecorder(QObject):
     """Records while the ``timelapse_recording`` setting is on; ``directory`` None (no data
     folder) records nothing."""
@@ -64,11 +54,9 @@ class TimelapseRecorder(QObject):
     notice = Signal(str)  # one line: a write failed, the size limit was reached
     idle = Signal()  # the writer has nothing left to do
     # From the writer thread: a frame appended (its bytes); the spool counted or emptied
-    # (frames, bytes); nothing left to do.
+    # (frames, bytes).
     _appended = Signal(int)
     _counted = Signal(int, int)
-    _drained = Signal()
-    _said = Signal(str)
 
     def __init__(
         self,
@@ -87,12 +75,8 @@ class TimelapseRecorder(QObject):
         self.spool_bytes = 0
         self.dropped = 0  # frames given up because the writer was behind
         self._closed = False
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        # Shared with the writer thread, under the lock:
-        self._lock = threading.Lock()
-        self._waiting: deque[tuple | str] = deque()
-        self._writing = False
+        # Frames (tuples) and commands, in order; at most MAX_WAITING frames.
+        self.writer = BackgroundWriter("Timelapse recording", self._handle, self)
         # Touched by the writer thread only:
         self._segment = spool.SegmentWriter(directory) if directory is not None else None
         self._last_picture: np.ndarray | None = None
@@ -100,8 +84,8 @@ class TimelapseRecorder(QObject):
         self._bytes_written = 0  # the spool's size as the writer knows it
         self._appended.connect(self._on_appended)
         self._counted.connect(self._on_counted)
-        self._drained.connect(self.idle)
-        self._said.connect(self.notice)
+        self.writer.idle.connect(self.idle)
+        self.writer.failed.connect(self.notice)
         frames.result_shown.connect(self.take)
         state.timelapse_recording_changed.connect(self._on_recording_changed)
         self._command(_COUNT)  # what an earlier run left, counted off this thread
@@ -113,26 +97,23 @@ class TimelapseRecorder(QObject):
     @property
     def waiting(self) -> int:
         """Frames queued for the writer (at most MAX_WAITING)."""
-        with self._lock:
-            return sum(1 for item in self._waiting if isinstance(item, tuple))
+        return self.writer.count(lambda item: isinstance(item, tuple))
 
     @property
     def busy(self) -> bool:
-        with self._lock:
-            return self._writing
+        return self.writer.busy
 
     def take(self, result: FrameResult) -> None:
         """A frame is on screen (the UI thread): queue it, nothing more."""
         if not self.recording:
             return
         item = (time.monotonic(), result.image, self.frames.drawing_of(result))
-        with self._lock:
-            if sum(1 for w in self._waiting if isinstance(w, tuple)) >= MAX_WAITING:
-                oldest = next(i for i, w in enumerate(self._waiting) if isinstance(w, tuple))
-                del self._waiting[oldest]
+        with self.writer.queue() as waiting:
+            if sum(1 for w in waiting if isinstance(w, tuple)) >= MAX_WAITING:
+                oldest = next(i for i, w in enumerate(waiting) if isinstance(w, tuple))
+                del waiting[oldest]
                 self.dropped += 1
-            self._waiting.append(item)
-        self._wake()
+            waiting.append(item)
 
     def discard(self) -> None:
         """Delete the recording (after what is queued); recording goes on if it is on."""
@@ -149,7 +130,7 @@ class TimelapseRecorder(QObject):
 
     def wait(self) -> None:
         """Block until the writer is idle (tests, benchmarks)."""
-        self._pool.waitForDone()
+        self.writer.wait()
 
     def _on_recording_changed(self, on: bool) -> None:
         if not on:
@@ -158,31 +139,9 @@ class TimelapseRecorder(QObject):
     def _command(self, command: str) -> None:
         if self.directory is None:
             return
-        with self._lock:
-            self._waiting.append(command)
-        self._wake()
-
-    def _wake(self) -> None:
-        with self._lock:
-            if self._writing:
-                return  # the running writer takes it next
-            self._writing = True
-        self._pool.start(_Writer(self))
+        self.writer.put(command)
 
     # --- the writer thread -----------------------------------------------------------------
-    def _drain(self) -> None:
-        while True:
-            with self._lock:
-                if not self._waiting:
-                    self._writing = False
-                    break
-                item = self._waiting.popleft()
-            try:
-                self._handle(item)
-            except LiveCanvasError as err:
-                self._emit(self._said, str(err))
-        self._emit(self._drained)
-
     def _handle(self, item: tuple | str) -> None:
         if item == _CLOSE:
             self._segment.close()
