@@ -86,6 +86,11 @@ class BackgroundWriter(QObject):
             return sum(1 for item in self._waiting if which(item))
 
     @property
+    def failing(self) -> bool:
+        """The last write failed (read it once ``idle`` says the writer is done)."""
+        return self._failing
+
+    @property
     def busy(self) -> bool:
         """Something waits or is being written."""
         with self._lock:

@@ -25,6 +25,10 @@ from desktop_app.app.state import LiveState
 from desktop_app.core.settings_table import stored_in
 
 SETTINGS_SAVE_DELAY_MS = 1000  # a slider drag is many changes: save once it rests
+# After a failed save with nothing newer to write, the same state is tried again this much
+# later (a full disk that was emptied, a folder given back its permissions): the banner's
+# "retrying" holds even when the user has stopped drawing.
+RETRY_DELAY_MS = 5000
 SESSION_KEYS = stored_in("session")
 
 
@@ -45,9 +49,11 @@ class SessionKeeper(QObject):
         # Latest wins: at most one state waits, (sketch, session, reference).
         self.writer = BackgroundWriter("Autosave", self._write, self)
         self.writer.failed.connect(self.notice)
-        self.writer.idle.connect(self.saved)
+        self.writer.idle.connect(self._on_idle)
         self._timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_DELAY_MS)
         self._timer.timeout.connect(self.save_soon_now)
+        self._retry = QTimer(self, singleShot=True, interval=RETRY_DELAY_MS)
+        self._retry.timeout.connect(self.save_soon_now)
         state.changed.connect(self._on_state_changed)
 
     def _on_state_changed(self, name: str) -> None:
@@ -65,6 +71,7 @@ class SessionKeeper(QObject):
     def save_soon_now(self) -> None:
         """Take the sketch and settings now; write them on the background thread."""
         self._timer.stop()
+        self._retry.stop()
         if self.autosave is None:
             return
         sketch = self.sketch_source() if self.sketch_source is not None else None
@@ -75,6 +82,11 @@ class SessionKeeper(QObject):
             if reference is files.KEEP and older is not None:
                 reference = older[2]  # a change not yet written is not dropped
             waiting.append((sketch, session, reference))
+
+    def _on_idle(self) -> None:
+        if self.writer.failing:
+            self._retry.start()
+        self.saved.emit()
 
     def _changed_reference(self) -> Any:
         """The reference image (or None) when it changed since the last save, else KEEP."""

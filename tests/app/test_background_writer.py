@@ -112,3 +112,20 @@ def test_an_unexpected_timelapse_failure_is_said_once_and_the_next_frame_is_reco
     picture, _sketch = spool.read_frame(frames[0])
     assert picture[:2] == b"\xff\xd8"  # a JPEG: the third frame, written whole
     assert log_file.read_text().count("RuntimeError: encoder state lost") >= 2
+
+
+def test_a_failed_autosave_is_tried_again_by_itself_when_nothing_changes(
+    qtbot, rig, tmp_path, monkeypatch, log_file
+):
+    from desktop_app.app import session
+
+    monkeypatch.setattr(session, "RETRY_DELAY_MS", 50)
+    controller = rig()
+    calls = _failing_first(monkeypatch, files.Autosave, "save", OSError(28, "No space"), 1)
+    _save(qtbot, controller)  # fails; no stroke follows
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=5000)
+    controller.session.wait()
+    restored = files.Autosave(tmp_path / "data").load()
+    assert np.array_equal(restored.sketch, controller.sketch.array)
+    qtbot.wait(200)
+    assert len(calls) == 2  # saved: no more tries
