@@ -46,7 +46,9 @@ class BannerStack(QWidget):
                 # would be stacked over the banners: keep them on top.
                 QTimer.singleShot(0, self.raise_)
         elif kind in _BANNER_CHANGES:
-            QTimer.singleShot(0, self._place)  # once the banner's own layout has settled
+            if kind != QEvent.Type.LayoutRequest:
+                self._place()  # shown (or gone) at once, as a banner in a layout was
+            QTimer.singleShot(0, self._place)  # and again once its own layout has settled
         return False
 
     def _place(self) -> None:
