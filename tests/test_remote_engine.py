@@ -22,7 +22,7 @@ from desktop_app.core.errors import (
     ServerUnavailableError,
 )
 from desktop_app.core.types import FrameEngine, RenderRequest
-from desktop_app.core.wire import Reply, pack, request_body, unpack
+from desktop_app.core.wire import Reply, pack, request_body
 from desktop_app.remote.address import ServerAddress
 from desktop_app.remote.connection import ServerConnection
 from desktop_app.remote.engine import connect
