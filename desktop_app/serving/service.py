@@ -3,8 +3,10 @@
 Everything a client sends is checked before it costs anything: the token first (a request
 without it gets 401 and nothing else is read), then the declared type and length (413 before
 a byte of a 50 MB body is decoded), the container, the image's type and dimensions (read from
-its header), and the settings by the same rules and words as a local frame. Only then does
-the frame wait for the engine, which renders one frame at a time.
+its header), and the settings by the same rules and words as a local frame (``accept``).
+Only then does the frame wait for the engine, which renders one frame at a time
+(``answer``); a streamed reply says "accepted" between the two, and ``FrameProgress`` is
+what its heartbeats report meanwhile.
 """
 
 from __future__ import annotations
