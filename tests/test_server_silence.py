@@ -179,3 +179,15 @@ def test_render_against_a_dead_server_exits_with_one_line(tmp_path, reads):
     assert len(lines) == 1 and "sent nothing for 12 s" in lines[0], proc.stderr
     print(f"\nrender --server against a server that {'reads' if reads else 'accepts'} and "
           f"never answers: exit {proc.returncode} after {took:.1f} s: {lines[0]}")
+
+
+def test_a_stream_cut_in_the_middle_is_a_lost_frame_not_sent_again(fake_served, sketch):
+    """As a replica killed mid-frame through Serve's proxy: the frame was taken, so dialling
+    again (as for an idle connection the server closed) would only queue it a second time."""
+    remote = connect(fake_served.url, silence_s=QUIET_S)
+    remote.render(RenderRequest(sketch=sketch, size=128))  # the connection is kept alive
+    fake_served.delay_s = 3.0
+    fake_served.started.clear()
+    threading.Thread(target=lambda: fake_served.started.wait(5) and fake_served.stop()).start()
+    with pytest.raises(ServerUnavailableError, match="lost the frame .the connection closed"):
+        remote.render(RenderRequest(sketch=sketch, size=128, request_id=2))

@@ -95,6 +95,8 @@ class ServerConnection:
 
     def close(self) -> None:
         if self._conn is not None:
+            if self._sock is not None:
+                self._sock.abort()  # even while an answer is read: the server sees us go
             self._conn.close()
             self._conn = None
             self._sock = None
@@ -117,11 +119,12 @@ class ServerConnection:
                 conn = self._conn or self._open(watch.should_cancel)
                 self._conn = conn
                 return self._exchange(conn, method, path, body, watch)
-            except _DROPPED as err:
+            except _DROPPED:
+                heard = self._sock is not None and self._sock.heard
                 self.close()
-                if reused and attempt == 1:
+                if reused and attempt == 1 and not heard:
                     continue  # the server had closed this idle connection: dial again, once
-                raise self._dropped(err) from None
+                raise self._dropped(heard) from None
             except ServerSilent as silent:
                 self.close()
                 raise self._silent(silent) from None
@@ -245,7 +248,13 @@ class ServerConnection:
             f"the server at {where} {what} (it may be hung or overloaded)"
         )
 
-    def _dropped(self, err: Exception) -> ServerUnavailableError:
+    def _dropped(self, heard: bool) -> ServerUnavailableError:
+        if heard:  # a streamed answer cut short: the frame was taken, then lost
+            return ServerUnavailableError(
+                f"the server at {self.address.display} lost the frame (the connection closed "
+                "in the middle of its answer; a replica may have stopped, and Ray Serve "
+                "starts another)"
+            )
         hint = "; if it uses TLS, its address starts with https://" if not self._tls else ""
         return ServerUnavailableError(
             f"the server at {self.address.display} closed the connection without answering{hint}"

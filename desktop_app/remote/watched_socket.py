@@ -51,6 +51,8 @@ class WatchedSocket:
         sock.settimeout(POLL_S)  # a wait returns every POLL_S to ask about cancelling
         self.watch = Watch()
         self.heard = False  # bytes of the current answer have arrived
+        self._readers = 0  # answers being read (``makefile``): a close waits for them
+        self._closing = False
 
     def begin(self, watch: Watch) -> None:
         """A new exchange: its bounds, and nothing heard of its answer yet."""
@@ -83,10 +85,25 @@ class WatchedSocket:
     def makefile(self, mode: str = "rb", *_args, **_kwargs) -> io.BufferedReader:
         if mode != "rb":
             raise ValueError("a watched socket is read as bytes")
+        self._readers += 1
         return io.BufferedReader(_Reader(self))
 
     def close(self) -> None:
+        """As a socket's: the connection ends when the answer being read is closed too
+        (``http.client`` closes the connection of an answer that ends it before reading it)."""
+        self._closing = True
+        if self._readers == 0:
+            self._sock.close()
+
+    def abort(self) -> None:
+        """Closed now, whatever is reading: the server sees the client go."""
+        self._closing = True
         self._sock.close()
+
+    def _reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closing and self._readers == 0:
+            self._sock.close()
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -108,3 +125,8 @@ class _Reader(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock._reader_closed()
+        super().close()
