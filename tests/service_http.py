@@ -1,7 +1,7 @@
 """``FrameService`` behind the standard library's HTTP server: the stand-in for Ray Serve's
 proxy where the tests run without Ray (the same endpoints, checks, statuses and bodies over
-kept-alive HTTP/1.1, one thread per connection). Ray's own deployment is tested, through its
-real proxy, in tests/serving/."""
+kept-alive HTTP/1.1, one thread per connection, and streamed replies with heartbeats for the
+clients that ask). Ray's own deployment is tested, through its real proxy, in tests/serving/."""
 
 from __future__ import annotations
 
@@ -18,9 +18,24 @@ from desktop_app.core.wire import (
     INFO_PATH,
     WireError,
     error_body,
+    pack,
     unpack,
 )
-from desktop_app.serving.service import FrameService, check_endpoint, token_digest
+from desktop_app.core.wire_stream import (
+    HEARTBEAT_S,
+    STREAM_CONTENT_TYPE,
+    accepted_record,
+    error_record,
+    progress_record,
+    result_record,
+)
+from desktop_app.serving.service import (
+    AcceptedFrame,
+    FrameProgress,
+    FrameService,
+    check_endpoint,
+    token_digest,
+)
 
 
 @contextlib.contextmanager
@@ -41,7 +56,11 @@ class ServiceServer:
         self.port = port
         self.frames_received: list[int] = []  # request ids of the frame bodies, in order
         self.delay_s = 0.0  # added to every frame: a slow server or link
+        self.heartbeat_s = HEARTBEAT_S  # a streamed reply's news while a frame renders
+        self.heartbeats = True  # False: a streamed reply goes silent after "accepted"
+        self.hang = False  # True: a frame's request is read and never answered
         self.started = threading.Event()  # set when a frame begins (for a cancel test)
+        self._stopped = threading.Event()  # releases the frames that hang
         self._connections: set[socket.socket] = set()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -75,6 +94,7 @@ class ServiceServer:
         """As a server that dies: the port closes and open connections are cut."""
         if self._httpd is None:
             return
+        self._stopped.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         for sock in list(self._connections):
@@ -123,12 +143,53 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(WireError):
                 owner.frames_received.append(unpack(body)[0].get("id"))
             owner.started.set()
+            if owner.hang:
+                owner._stopped.wait()
+                self.close_connection = True
+                return
+            frame = service.accept(body, export=self.path == EXPORT_PATH)
+            if frame.streamed:
+                self._stream(frame)
+                return
             time.sleep(owner.delay_s)
-            payload = service.frame(body, export=self.path == EXPORT_PATH)
-            self._send(200, payload, CONTENT_TYPE)
+            self._send(200, pack(*service.answer(frame)), CONTENT_TYPE)
         except WireError as err:
             self.close_connection = True  # the body may be unread
             self._send(err.status, error_body(str(err)), "application/json")
+
+    def _stream(self, frame: AcceptedFrame) -> None:
+        """As the deployment streams: "accepted", a heartbeat while the frame renders (on a
+        thread of its own), then its result or error, in HTTP/1.1 chunks."""
+        owner, progress, outcome = self.server_owner, FrameProgress(), []
+
+        def render() -> None:
+            time.sleep(owner.delay_s)
+            try:
+                outcome.append(result_record(*owner.service.answer(frame, progress=progress)))
+            except WireError as err:
+                outcome.append(error_record(err.status, str(err)))
+
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", STREAM_CONTENT_TYPE)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._chunk(accepted_record(owner.heartbeat_s))
+            start, work = time.perf_counter(), threading.Thread(target=render, daemon=True)
+            work.start()
+            while work.is_alive():
+                work.join(owner.heartbeat_s)
+                if work.is_alive() and owner.heartbeats:
+                    elapsed_ms = (time.perf_counter() - start) * 1000
+                    self._chunk(progress_record(progress.stage, elapsed_ms))
+            self._chunk(outcome[0])
+            self._chunk(b"")  # the end of the chunked body
+        except OSError:  # the client went away
+            self.close_connection = True
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         with contextlib.suppress(OSError):

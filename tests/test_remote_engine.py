@@ -22,7 +22,7 @@ from desktop_app.core.errors import (
     ServerUnavailableError,
 )
 from desktop_app.core.types import FrameEngine, RenderRequest
-from desktop_app.core.wire import Reply, pack, unpack
+from desktop_app.core.wire import Reply, pack, request_body
 from desktop_app.remote.address import ServerAddress
 from desktop_app.remote.connection import ServerConnection
 from desktop_app.remote.engine import connect
@@ -147,23 +147,23 @@ def test_a_frame_given_up_on_stops_waiting_at_once(fake_served, sketch):
     assert time.monotonic() - start < 1.0
 
 
-def test_a_server_that_does_not_answer_in_time_is_unavailable(fake_served):
+def test_a_server_that_does_not_answer_in_time_is_unavailable(fake_served, sketch):
     fake_served.delay_s = 2.0
     connection = ServerConnection(ServerAddress.parse(fake_served.url))
-    body = pack({"id": 1, "settings": {}}, b"")
-    with pytest.raises(ServerUnavailableError, match="did not answer within"):
-        connection.request("POST", "/v1/frame", body, answer_timeout_s=0.3)
+    body = pack(*request_body(RenderRequest(sketch=sketch, size=128)))
+    with pytest.raises(ServerUnavailableError, match="sent nothing for 0.3 s"):
+        connection.request("POST", "/v1/frame", body, silence_s=0.3)
 
 
 def test_an_answer_to_another_request_is_never_shown(fake_served, sketch, monkeypatch):
     service = fake_served.service
-    original = service.frame
+    original = service.answer
 
-    def crossed(body, *args, **kwargs):
-        header, picture = unpack(original(body, *args, **kwargs))
-        return pack({**header, "id": header["id"] + 1}, picture)
+    def crossed(*args, **kwargs):
+        header, picture = original(*args, **kwargs)
+        return {**header, "id": header["id"] + 1}, picture
 
-    monkeypatch.setattr(service, "frame", crossed)
+    monkeypatch.setattr(service, "answer", crossed)
     remote = connect(fake_served.url)
     with pytest.raises(ServerUnavailableError, match="answered request 8 to request 7"):
         remote.render(RenderRequest(sketch=sketch, size=128, request_id=7))

@@ -199,3 +199,59 @@ def test_a_colour_image_travels_after_the_sketch(sketch):
         with pytest.raises(WireError, match="'images' does not match") as caught:
             decode_images({"images": sizes}, payload)
         assert caught.value.status == 400
+
+
+# --- streamed replies (wire_stream) ---------------------------------------------------------
+
+
+def test_a_streamed_reply_is_read_record_by_record_however_its_bytes_arrive():
+    from desktop_app.core.wire_stream import (
+        RecordReader,
+        accepted_record,
+        final_record,
+        progress_record,
+        result_record,
+    )
+
+    stream = b"".join(
+        (
+            accepted_record(2.0),
+            progress_record("rendering", 2001.23),
+            result_record({"id": 7}, b"\x89PNG picture bytes"),
+        )
+    )
+    reader, records = RecordReader(), []
+    for i in range(len(stream)):  # one byte at a time: a record is whole or not yet there
+        records += reader.feed(stream[i : i + 1])
+    assert [h["kind"] for h, _ in records] == ["accepted", "progress", "result"]
+    assert records[0][0]["heartbeat_s"] == 2.0 and records[0][0]["stream"] == 1
+    assert records[1][0]["stage"] == "rendering" and records[1][0]["elapsed_ms"] == 2001.2
+    assert records[2] == ({"id": 7, "kind": "result", "bytes": 18}, b"\x89PNG picture bytes")
+    assert reader.pending == 0
+    assert final_record(stream) == records[2]
+
+
+@pytest.mark.parametrize(
+    ("stream", "words"),
+    [
+        (b"LCF1\x00\x00\x00\x02{}", "without a picture or an error"),  # only keep-alives
+        (b"HTTP/1.1 200 OK\r\n\r\n", "not made of Live Canvas records"),
+        (b"LCF1\x00\x00\x00\x0c{\"bytes\":-1}", "no sane length"),
+        (b"LCF1\x00\x00\x00\x0b{\"bytes\":5}abc", "in the middle of a record"),
+        (b"LCF1\x00\x00\x00\x03{{{", "unreadable"),
+    ],
+)
+def test_a_damaged_stream_is_one_line(stream, words):
+    from desktop_app.core.wire_stream import final_record
+
+    with pytest.raises(WireError, match=words) as caught:
+        final_record(stream)
+    assert caught.value.status == 502
+
+
+def test_only_a_client_that_asks_gets_a_stream():
+    from desktop_app.core.wire_stream import wants_stream
+
+    assert wants_stream({"stream": 1}) and wants_stream({"stream": 2})  # a newer client
+    for header in ({}, {"stream": 0}, {"stream": True}, {"stream": "1"}):
+        assert not wants_stream(header)

@@ -39,6 +39,7 @@ from desktop_app.core.wire import (
     Reply,
     WireError,
     decode_picture,
+    error_body,
     error_message,
     pack,
     read_error,
@@ -46,10 +47,12 @@ from desktop_app.core.wire import (
     request_body,
     unpack,
 )
+from desktop_app.core.wire_stream import STREAM, STREAM_CONTENT_TYPE, final_record
 from desktop_app.remote.address import ServerAddress
-from desktop_app.remote.connection import Answer, ServerConnection
+from desktop_app.remote.connection import ANSWER_S, Answer, ServerConnection
 
-EXPORT_TIMEOUT_S = 900.0  # a full-size VAE decode on a CPU server
+EXPORT_TIMEOUT_S = 900.0  # an older server's export: a full-size VAE decode on a CPU
+_SAY_WAITING_S = 0.25  # how often a connection that waits re-says its progress (to be stopped)
 LIVE_REPLY = Reply()  # JPEG at quality 80: see docs/SERVING.md
 EXPORT_REPLY = Reply("png", 100)
 
@@ -68,19 +71,33 @@ class SentFrame:
 class RemoteEngine:
     """Frames from a server; call from one thread at a time (one kept-alive connection)."""
 
-    def __init__(self, connection: ServerConnection, info: EngineInfo, reply: Reply = LIVE_REPLY):
+    def __init__(
+        self,
+        connection: ServerConnection,
+        info: EngineInfo,
+        reply: Reply = LIVE_REPLY,
+        streams: bool = False,
+    ):
+        """``streams``: the server answers frames as a stream of records with heartbeats
+        (``core/wire_stream``), so every wait is bounded by the connection's silence limit;
+        an older server's frame gets its whole time."""
         self.connection = connection
         self.info = info
         self.reply = reply
+        self.streams = streams
 
     def render(
         self, request: RenderRequest, should_cancel: Callable[[], bool] | None = None
     ) -> FrameResult:
         start = time.perf_counter()
         sent_header, images = request_body(request, self.reply)
+        if self.streams:
+            sent_header["stream"] = STREAM
         body = pack(sent_header, images)
         encode_ms = (time.perf_counter() - start) * 1000.0
-        answer = self.connection.request("POST", FRAME_PATH, body, should_cancel)
+        answer = self.connection.request(
+            "POST", FRAME_PATH, body, should_cancel, None if self.streams else ANSWER_S
+        )
         reply, picture = self._frame_reply(answer, request.request_id)
         start = time.perf_counter()
         image = _picture(picture, request.size)
@@ -113,7 +130,7 @@ class RemoteEngine:
             return
         answer = self.connection.request("GET", INFO_PATH)
         if answer.status != 200:
-            raise _failure(answer, self.connection.address)
+            raise _failure(answer.status, answer.body, self.connection.address)
         try:
             offered = {str(name) for name in json.loads(answer.body.decode()).get("styles", [])}
         except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, TypeError):
@@ -135,15 +152,26 @@ class RemoteEngine:
         if not isinstance(sent, SentFrame):
             return result.image  # not one of this engine's frames: as it was shown
         body = pack(sent.export_header, sent.images)
-        answer = self.connection.request("POST", EXPORT_PATH, body, should_cancel, EXPORT_TIMEOUT_S)
+        answer = self.connection.request(
+            "POST", EXPORT_PATH, body, should_cancel, None if self.streams else EXPORT_TIMEOUT_S
+        )
         _, picture = self._frame_reply(answer, sent.request_id)
         return _picture(picture, sent.size)
 
     def _frame_reply(self, answer: Answer, request_id: int):
+        address = self.connection.address
         if answer.status != 200:
-            raise _failure(answer, self.connection.address)
+            raise _failure(answer.status, answer.body, address)
         try:
-            header_json, picture = unpack(answer.body)
+            if answer.content_type == STREAM_CONTENT_TYPE:
+                header_json, picture = final_record(answer.body)
+                if header_json.get("kind") == "error":
+                    status = header_json.get("status")
+                    status = status if isinstance(status, int) else 500
+                    message = str(header_json.get("error") or f"HTTP {status}")
+                    raise _failure(status, error_body(message), address)
+            else:
+                header_json, picture = unpack(answer.body)
             header = read_result_header(header_json)
         except WireError as err:
             raise ServerUnavailableError(f"the server's reply was unreadable: {err}") from None
@@ -169,10 +197,9 @@ def _picture(data: bytes, size: int) -> np.ndarray:
     return image
 
 
-def _failure(answer: Answer, address: ServerAddress) -> LiveCanvasError:
+def _failure(status: int, body: bytes, address: ServerAddress) -> LiveCanvasError:
     """The error an unsuccessful answer stands for, in the server's own words."""
-    message = read_error(answer.body, answer.status)
-    status = answer.status
+    message = read_error(body, status)
     if status in (401, 403):
         return ServerRefusedError(f"the server at {address.display} refused us: {message}")
     if status == 404:
@@ -180,7 +207,7 @@ def _failure(answer: Answer, address: ServerAddress) -> LiveCanvasError:
             f"{address.url} is not a Live Canvas server (or an older one): {message}"
         )
     if status >= 500:
-        if error_message(answer.body) is None:  # not our replica's words: its proxy's
+        if error_message(body) is None:  # not our replica's words: its proxy's
             message = f"{message}; a replica may have stopped, and Ray Serve starts another"
         return ServerUnavailableError(f"the server at {address.display} lost the frame ({message})")
     return InvalidRequestError(message)  # 400, 409, 413, 415, 422: our request, as the server says
@@ -192,16 +219,20 @@ def connect(
     ca_file: str | None = None,
     progress: Callable[[str], None] | None = None,
     reply: Reply = LIVE_REPLY,
+    silence_s: float | None = None,
 ) -> RemoteEngine:
-    """Ask the server at ``url`` what it runs; the engine that renders there."""
+    """Ask the server at ``url`` what it runs; the engine that renders there. ``progress`` is
+    told again every quarter second while the server is waited for: a caller that wants to
+    stop waiting raises from it (as it would from a model load's progress)."""
     address = ServerAddress.parse(url)
     token = read_token(token_file) if token_file else None
+    text = f"Connecting to {address.display}…"
     if progress:
-        progress(f"Connecting to {address.display}…")
-    connection = ServerConnection(address, token, ca_file or None)
-    answer = connection.request("GET", INFO_PATH)
+        progress(text)
+    connection = ServerConnection(address, token, ca_file or None, silence_s=silence_s)
+    answer = connection.request("GET", INFO_PATH, should_cancel=_saying(progress, text))
     if answer.status != 200:
-        raise _failure(answer, address)
+        raise _failure(answer.status, answer.body, address)
     try:
         raw = json.loads(answer.body.decode())
         info = EngineInfo(
@@ -216,6 +247,22 @@ def connect(
             licence=str(raw.get("licence", "")),
             server=address.display,
         )
+        streams = raw.get("stream", 0) == STREAM
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
         raise ServerRefusedError(f"{address.url} did not answer as a Live Canvas server") from None
-    return RemoteEngine(connection, info, reply)
+    return RemoteEngine(connection, info, reply, streams)
+
+
+def _saying(progress: Callable[[str], None] | None, text: str) -> Callable[[], bool]:
+    """A ``should_cancel`` that says ``text`` to ``progress`` now and then (and never cancels
+    by itself: ``progress`` raises to stop the wait)."""
+    last = time.monotonic()
+
+    def should_cancel() -> bool:
+        nonlocal last
+        if progress is not None and time.monotonic() - last >= _SAY_WAITING_S:
+            last = time.monotonic()
+            progress(text)
+        return False
+
+    return should_cancel

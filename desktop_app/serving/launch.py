@@ -21,6 +21,7 @@ from pathlib import Path
 from desktop_app.core.errors import InvalidRequestError, LiveCanvasError, ModelLoadError
 from desktop_app.core.resources import is_frozen
 from desktop_app.core.wire import DEFAULT_PORT
+from desktop_app.core.wire_stream import HEARTBEAT_S
 from desktop_app.models.presets import DEFAULT_PRESET
 
 APP_NAME = "live-canvas"
@@ -47,6 +48,7 @@ class ServeOptions:
     address: str | None = None  # an existing Ray cluster ("auto", "ray://head:10001", ...)
     cpus_per_replica: float | None = None
     loras: tuple[str, ...] = ()  # LoRA files offered to clients by name (``--lora``)
+    heartbeat_s: float = HEARTBEAT_S  # a streamed reply's news while a frame renders
 
     @property
     def scheme(self) -> str:
@@ -120,6 +122,7 @@ class Server:
             token_sha256=_digest(options.token),
             cpu_threads=threads,
             loras=tuple(str(Path(p).resolve()) for p in options.loras),
+            heartbeat_s=options.heartbeat_s,
         )
         deployment = FrameServer.options(ray_actor_options=actor_options, **self._scaling())
         progress(f"loading {options.model} in {self._replicas_text()} on {device}")

@@ -3,8 +3,10 @@
 Everything a client sends is checked before it costs anything: the token first (a request
 without it gets 401 and nothing else is read), then the declared type and length (413 before
 a byte of a 50 MB body is decoded), the container, the image's type and dimensions (read from
-its header), and the settings by the same rules and words as a local frame. Only then does
-the frame wait for the engine, which renders one frame at a time.
+its header), and the settings by the same rules and words as a local frame (``accept``).
+Only then does the frame wait for the engine, which renders one frame at a time
+(``answer``); a streamed reply says "accepted" between the two, and ``FrameProgress`` is
+what its heartbeats report meanwhile.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from desktop_app.core.errors import (
@@ -25,7 +27,7 @@ from desktop_app.core.errors import (
 )
 from desktop_app.core.metadata import png_info
 from desktop_app.core.settings_table import MAX_PROMPT_CHARS
-from desktop_app.core.types import FrameEngine, ServerTimings, lora_name
+from desktop_app.core.types import FrameEngine, RenderRequest, ServerTimings, lora_name
 from desktop_app.core.wire import (
     CONTENT_TYPE,
     EXPORT_PATH,
@@ -35,6 +37,7 @@ from desktop_app.core.wire import (
     MAX_HEADER_BYTES,
     MAX_SIDE,
     PROTOCOL,
+    FrameCall,
     WireError,
     decode_images,
     encode_picture,
@@ -43,7 +46,26 @@ from desktop_app.core.wire import (
     result_header,
     unpack,
 )
+from desktop_app.core.wire_stream import STREAM, wants_stream
 from desktop_app.models.styles import list_styles, resolve_style
+
+
+@dataclass(frozen=True)
+class AcceptedFrame:
+    """A frame read and checked, not yet rendered."""
+
+    call: FrameCall
+    request: RenderRequest  # the call's, with the server's own files for its styles
+    export: bool
+    decode_ms: float
+    streamed: bool  # the client reads a streamed reply (``wire_stream``)
+
+
+@dataclass
+class FrameProgress:
+    """Where a frame is, written by the thread that renders it and read by the heartbeat."""
+
+    stage: str = "waiting"  # for the engine (another frame renders), "rendering", "encoding"
 
 
 def token_digest(token: str) -> str:
@@ -99,6 +121,7 @@ class FrameService:
         info = self.engine.info
         return {
             "protocol": PROTOCOL,
+            "stream": STREAM,  # frames may be answered as a stream of records (wire_stream)
             "model": info.model,
             "family": info.family,
             "device": info.device,
@@ -125,42 +148,60 @@ class FrameService:
         should_cancel: Callable[[], bool] | None = None,
         received: float | None = None,
     ) -> bytes:
-        """The reply body for a frame (or an export: the full-VAE picture as a PNG with the
-        same text chunks as a local export). ``received`` is when the request arrived
+        """The plain reply body for a frame (or an export: the full-VAE picture as a PNG with
+        the same text chunks as a local export). ``received`` is when the request arrived
         (``time.perf_counter()``), for the handler time the client subtracts."""
-        received = received if received is not None else time.perf_counter()
+        return pack(*self.answer(self.accept(body, export), should_cancel, received))
+
+    def accept(self, body: bytes, export: bool = False) -> AcceptedFrame:
+        """Everything a frame can be refused for before it costs the engine anything
+        (WireError with its status): what a streamed reply checks before it says "accepted"."""
         start = time.perf_counter()
         header, payload = unpack(body)
         call = read_call(header, *decode_images(header, payload))
         request = replace(call.request, loras=self._style_files(call.request.loras))
-        decode_ms = _ms_since(start)
         if export and call.model is not None and call.model != self.engine.info.model:
             raise WireError(
                 409,
                 f"the picture was made with {call.model}, and this server now runs "
                 f"{self.engine.info.model}: it cannot be exported the same",
             )
+        return AcceptedFrame(call, request, export, _ms_since(start), wants_stream(header))
+
+    def answer(
+        self,
+        frame: AcceptedFrame,
+        should_cancel: Callable[[], bool] | None = None,
+        received: float | None = None,
+        progress: FrameProgress | None = None,
+    ) -> tuple[dict[str, Any], bytes]:
+        """The reply's header and picture for an accepted frame; ``progress`` is told the
+        stage it is in (a streamed reply's heartbeats say it)."""
+        received = received if received is not None else time.perf_counter()
+        progress = progress or FrameProgress()
         waiting = time.perf_counter()
         with self._engine_lock:
             queue_ms = _ms_since(waiting)
-            result, image = self._render(request, export, should_cancel)
+            progress.stage = "rendering"
+            result, image = self._render(frame.request, frame.export, should_cancel)
+        progress.stage = "encoding"
         start = time.perf_counter()
-        if export:
+        reply = frame.call.reply
+        if frame.export:
             picture = encode_picture(image, "png", 100, png_info(result.params))
         else:
-            picture = encode_picture(image, call.reply.format, call.reply.quality)
-        encode_ms = _ms_since(start)
+            picture = encode_picture(image, reply.format, reply.quality)
         server = ServerTimings(
             replica=self.replica,
             queue_ms=queue_ms,
-            decode_ms=decode_ms,
-            encode_ms=encode_ms,
+            decode_ms=frame.decode_ms,
+            encode_ms=_ms_since(start),
             handler_ms=_ms_since(received),
         )
         header = result_header(
-            call.request.request_id, result.params, result.timings, server, result.warnings
+            frame.call.request.request_id, result.params, result.timings, server, result.warnings
         )
-        return pack(header, picture)
+        return header, picture
 
     def _style_files(self, loras: tuple) -> tuple:
         """The server's own files for the style names a client asked for."""

@@ -4,6 +4,7 @@ drawings that differ for every seed."""
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 
 import numpy as np
 import psutil
@@ -23,6 +24,7 @@ def start_server(
     token: str | None = TOKEN,
     autoscale: tuple[int, int] | None = None,
     loras: tuple[str, ...] = (),
+    heartbeat_s: float | None = None,
 ):
     from desktop_app.serving.launch import ServeOptions, Server
 
@@ -36,6 +38,8 @@ def start_server(
         cpus_per_replica=1,
         loras=loras,
     )
+    if heartbeat_s is not None:
+        options = replace(options, heartbeat_s=heartbeat_s)
     server = Server(options)
     try:
         url = server.start()

@@ -53,17 +53,18 @@ def ink_style(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, ink_style):
-    server, url = start_server(replicas=2, loras=(str(ink_style),))
+    # Heartbeats every 0.25 s: a client with a silence limit of a second waits for any frame.
+    server, url = start_server(replicas=2, loras=(str(ink_style),), heartbeat_s=0.25)
     token_file = tmp_path_factory.mktemp("token") / "token"
     token_file.write_text(TOKEN)
     yield url, str(token_file)
     server.stop()
 
 
-def _client(served, reply=None):
+def _client(served, reply=None, silence_s=None):
     url, token_file = served
     reply = reply or Reply("png")
-    return connect(url, token_file=token_file, reply=reply)
+    return connect(url, token_file=token_file, reply=reply, silence_s=silence_s)
 
 
 def test_three_clients_at_once_each_get_their_own_pictures(served, local_tiny):
@@ -220,6 +221,24 @@ def test_a_50_mb_body_is_refused_before_it_is_read(served):
         )[0]
         == 200
     )
+
+
+def test_a_frame_longer_than_the_silence_limit_streams_its_heartbeats_through_the_proxy(
+    served, local_tiny
+):
+    """Serve's proxy passes each record on as it comes: a frame of seconds, with a client
+    that gives up after one second of silence, arrives whole."""
+    engine = _client(served, silence_s=1.0)
+    assert engine.streams
+    request = RenderRequest(sketch=sketch_for(5, 2048), size=2048, seed=8, request_id=9)
+    start = time.monotonic()
+    result = engine.render(request)
+    took = time.monotonic() - start
+    assert took > 2.0, f"the frame took {took:.1f} s: too short to show anything"
+    print(f"\na 2048² frame through Serve's proxy, silence limit 1 s: {took:.1f} s")
+    assert result.request_id == 9
+    with one_torch_thread():
+        assert np.array_equal(result.image, local_tiny.render(request).image)
 
 
 def test_a_replica_killed_mid_frame_loses_that_frame_only(served):

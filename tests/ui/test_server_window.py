@@ -4,10 +4,14 @@ slow, goes away or was never there, the way back to a local model, latest wins e
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from doubles import FakeEngine, fake_loader
 from drawing import first_frame, stroke
+from hanging_servers import hanging_server
 from PIL import Image
 from PySide6.QtWidgets import QDialogButtonBox
 from service_http import serving
@@ -215,3 +219,66 @@ def test_frames_failing_while_a_retry_waits_do_not_stretch_the_backoff(
     with qtbot.waitSignal(worker.unavailable, timeout=5000):
         window.server_banner.buttons[0].click()  # Retry now: a retry, and it fails
     assert link.failures == 2 and "Trying again in 10 s" in window.server_banner.text()
+
+
+@pytest.fixture
+def short_silence(monkeypatch):
+    from desktop_app.remote import connection
+
+    monkeypatch.setattr(connection, "SILENCE_S", 0.5)
+
+
+def test_a_server_that_never_answers_gets_the_banner_and_is_tried_again(
+    qtbot, open_window, quick_retries, short_silence
+):
+    with hanging_server(reads=True) as dead:
+        window = open_window(dead.url)
+        qtbot.waitUntil(window.server_banner.isVisible, timeout=5000)
+        text = window.server_banner.text()
+        assert "No pictures from the server: the server at 127.0.0.1:" in text
+        assert "took our request but sent nothing for 0.5 s" in text and "Trying again" in text
+        assert not window.load_banner.isVisible()
+        qtbot.waitUntil(lambda: dead.accepted >= 2, timeout=5000)  # dialled again by itself
+
+
+def test_a_frame_the_server_never_answers_gets_the_banner(
+    qtbot, server, open_window, quick_retries, short_silence
+):
+    window = open_window(server.url)
+    first_frame(qtbot, window)
+    server.hang = True  # it reads the next frame and never answers
+    stroke(qtbot, window.canvas)
+    qtbot.waitUntil(window.server_banner.isVisible, timeout=5000)
+    assert "took our request but sent nothing for 0.5 s" in window.server_banner.text()
+
+
+def _closed_in_time(qtbot, window) -> bool:
+    """Ctrl+Q, and the close's end within 2 s; True when nothing had to be abandoned."""
+    start = time.monotonic()
+    with qtbot.waitSignal(window.closed, timeout=2000) as done:
+        window.quit_action.trigger()
+    print(f"\nCtrl+Q to closed: {time.monotonic() - start:.2f} s")
+    return done.args[0]
+
+
+@pytest.mark.parametrize("reads", [False, True], ids=["never-reads", "reads-never-answers"])
+def test_ctrl_q_while_connecting_to_a_server_that_never_answers(qtbot, open_window, reads):
+    with hanging_server(reads) as dead:
+        window = open_window(dead.url)  # the full 12 s silence limit
+        qtbot.waitUntil(lambda: dead.accepted >= 1, timeout=5000)
+        qtbot.wait(300)
+        assert _closed_in_time(qtbot, window)
+        assert not window.controller.worker.isRunning()
+
+
+def test_ctrl_q_while_a_frame_waits_on_a_server_that_stopped_answering(
+    qtbot, server, open_window
+):
+    window = open_window(server.url)  # the full 12 s silence limit
+    first_frame(qtbot, window)
+    server.hang, server.started = True, threading.Event()
+    stroke(qtbot, window.canvas)
+    assert server.started.wait(5)
+    qtbot.wait(300)
+    assert _closed_in_time(qtbot, window)
+    assert not window.controller.worker.isRunning()
