@@ -66,7 +66,8 @@ def check_writable(path: str | Path) -> Path:
     return path
 
 
-_REASONS = {
+# Keyed by OSError.errno, which is None for an error raised without one.
+_REASONS: dict[int | None, str] = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
     errno.EROFS: "the disk is read-only",

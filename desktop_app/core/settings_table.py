@@ -88,17 +88,25 @@ class Setting:
             bytes: "binary data",
         }.get(self.kind, "text")
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of a number setting."""
+        # Every number in the table declares its range; one without is a mistake in the table.
+        assert self.low is not None and self.high is not None, f"{self.name} has no range"
+        return self.low, self.high
+
     def _check_range(self, value: float) -> None:
-        low, high, got = _number(self.low), _number(self.high), _number(value)
+        lowest, highest = self.bounds
+        low, high, got = _number(lowest), _number(highest), _number(value)
         multiple = self.multiple_of
-        if multiple is not None and (value % multiple or not self.low <= value <= self.high):
+        if multiple is not None and (value % multiple or not lowest <= value <= highest):
             raise InvalidRequestError(
                 f"{self.noun} must be a multiple of {multiple} between {low} and "
                 f"{high}, got {got}"
             )
-        if self.low_open and not self.low < value <= self.high:
+        if self.low_open and not lowest < value <= highest:
             raise InvalidRequestError(f"{self.noun} must be in ({low}, {high}], got {got}")
-        if not self.low <= value <= self.high:
+        if not lowest <= value <= highest:
             raise InvalidRequestError(f"{self.noun} must be between {low} and {high}, got {got}")
 
     def parse_text(self, text: str) -> Any:

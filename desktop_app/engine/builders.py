@@ -270,6 +270,7 @@ def build_random(family: str, dtype: torch.dtype = torch.float32) -> ModelParts:
     weights."""
     tokenizer = tiny_tokenizer()
     vocab = 49408  # the real CLIP vocabulary size, so the embedding tables are full-size
+    encoders: tuple[torch.nn.Module, ...]  # one for SD 1.x/2.x, two for SDXL
     if family == "sdxl":
         unet_arch = _SDXL_UNET
         encoders = (

@@ -62,11 +62,14 @@ def family_of_unet(config: dict) -> str:
     return "sd15" if config.get("cross_attention_dim") == 768 else "sd21"
 
 
+_BY_TEXT_WIDTH: dict[int | None, str] = {1024: "SD 2.x", 768: "SD 1.x"}
+
+
 def describe_architecture(config: dict) -> str:
     if family_of_unet(config) == "sdxl":
         return "SDXL"
     dim = config.get("cross_attention_dim")
-    return {1024: "SD 2.x", 768: "SD 1.x"}.get(dim, f"SD-style (text width {dim})")
+    return _BY_TEXT_WIDTH.get(dim, f"SD-style (text width {dim})")
 
 
 def check_pairing(base: str, unet_config: dict, controlnet: str, control_config: dict) -> None:

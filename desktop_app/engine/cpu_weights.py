@@ -18,6 +18,7 @@ import os
 import sys
 import types
 from collections.abc import Iterable
+from typing import TypeGuard
 
 import torch
 from torch import nn
@@ -85,7 +86,10 @@ def _packed_conv(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     )
 
 
-def _packable(module: nn.Module) -> bool:
+_Packable = nn.Linear | nn.Conv2d
+
+
+def _packable(module: nn.Module) -> TypeGuard[_Packable]:
     # Exact types: a subclass may have a forward of its own that packing would bypass.
     if type(module) is nn.Linear:
         return True
@@ -132,24 +136,30 @@ class PackedWeights:
     @torch.no_grad()
     def unpack(self) -> None:
         for layer in self._layers:
-            if "packed_weight" not in layer.__dict__:
+            state = vars(layer)
+            if "packed_weight" not in state:
                 continue
-            dense = layer.packed_weight.to_dense()
+            dense = state["packed_weight"].to_dense()
             # Back in the layout it had (channels-last convolutions stay channels-last).
-            restored = torch.empty_strided(dense.shape, layer.dense_strides, dtype=dense.dtype)
+            restored = torch.empty_strided(dense.shape, state["dense_strides"], dtype=dense.dtype)
             layer.weight.data = restored.copy_(dense)
             del layer.packed_weight, layer.dense_strides, layer.forward
         self.packed = False
 
 
-def _pack_layer(layer: nn.Module) -> None:
+def _pack_layer(layer: _Packable) -> None:
     weight = layer.weight.detach()
     mkldnn = torch.ops.mkldnn
+    # Plain instance attributes, where nn.Module's __setattr__ would put them too (they are
+    # neither parameters nor buffers); written through vars() so that a type checker does not
+    # read them as the Tensor | Module that nn.Module types every unknown attribute as. The
+    # instance's forward shadows the class's until ``unpack`` deletes it.
+    state = vars(layer)
     if isinstance(layer, nn.Linear):
-        layer.packed_weight = mkldnn._reorder_linear_weight(weight, _TOKEN_HINT)
-        layer.forward = types.MethodType(_packed_linear, layer)
+        state["packed_weight"] = mkldnn._reorder_linear_weight(weight, _TOKEN_HINT)
+        state["forward"] = types.MethodType(_packed_linear, layer)
     else:
-        layer.packed_weight = mkldnn._reorder_convolution_weight(
+        state["packed_weight"] = mkldnn._reorder_convolution_weight(
             weight,
             list(layer.padding),
             list(layer.stride),
@@ -157,15 +167,16 @@ def _pack_layer(layer: nn.Module) -> None:
             layer.groups,
             [1, layer.in_channels, _SPATIAL_HINT, _SPATIAL_HINT],
         )
-        layer.forward = types.MethodType(_packed_conv, layer)
-    layer.dense_strides = weight.stride()
+        state["forward"] = types.MethodType(_packed_conv, layer)
+    state["dense_strides"] = weight.stride()
     # The dense copy goes: the packed one holds the same numbers. The parameter stays (empty,
     # same dtype) so that ``module.dtype`` and the parameter lists still answer.
     layer.weight.data = torch.empty(0, dtype=weight.dtype)
 
 
-def _probe_input(layer: nn.Module) -> torch.Tensor:
+def _probe_input(layer: _Packable) -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
+    shape: tuple[int, ...]
     if isinstance(layer, nn.Linear):
         shape = (3, layer.in_features)
     else:

@@ -75,6 +75,8 @@ def load_parts(
         preset = PRESETS[model]
         say(f"building {preset.name}" if preset.builtin else f"loading {preset.name}")
         if preset.builtin is None:
+            # A preset is either built in code or names the base it downloads.
+            assert preset.base is not None, f"preset {preset.name} names no base model"
             parts = _load_diffusers(
                 preset.base,
                 preset.name,

@@ -145,12 +145,19 @@ class LoraFusion:
                 if isinstance(layer, BaseTunerLayer):
                     base = layer.get_base_layer()
                     if base not in self._base:
-                        self._base[base] = base.weight.detach().to("cpu", copy=True)
+                        self._base[base] = _weight(base).detach().to("cpu", copy=True)
 
     @torch.no_grad()
     def _restore_base(self) -> None:
         for layer, weight in self._base.items():
-            layer.weight.copy_(weight)
+            _weight(layer).copy_(weight)
+
+
+def _weight(layer: torch.nn.Module) -> torch.Tensor:
+    """The weight of a layer a LoRA wraps (a linear or convolution layer)."""
+    weight = layer.weight
+    assert isinstance(weight, torch.Tensor), f"a LoRA wraps {type(layer).__name__}, no weight"
+    return weight
 
 
 def _read(path: Path) -> dict[str, torch.Tensor]:

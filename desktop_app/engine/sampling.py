@@ -53,7 +53,7 @@ _CLASSES = {
 def stock_scheduler(config: dict):
     """The scheduler a diffusers pipeline runs for this model: its own where the engine follows
     it, else the trailing Euler the engine runs."""
-    own = _CLASSES.get(config.get("_class_name"))
+    own = _CLASSES.get(config.get("_class_name") or "")
     if own is not None:
         return own.from_config(config)
     return EulerDiscreteScheduler.from_config(dict(config, timestep_spacing="trailing"))
@@ -104,7 +104,7 @@ class Sampling:
         rather than failing every frame."""
         try:
             own = _CLASSES[name].from_config(config)
-            for steps in range(1, SETTINGS["steps"].high + 1):
+            for steps in range(1, int(SETTINGS["steps"].bounds[1]) + 1):
                 own.set_timesteps(steps)
         except Exception as err:  # noqa: BLE001 - any failure: the config is unusable
             first = (str(err).splitlines() or [type(err).__name__])[0]
@@ -155,6 +155,7 @@ class Sampling:
     def _own_schedule(self, steps: int) -> Schedule:
         """The model's scheduler at ``steps``: its timesteps and sigmas as it computes them."""
         own = self._own
+        assert own is not None, "schedule() asks for this only when the model's own is usable"
         own.set_timesteps(steps)
         sigmas = tuple(float(s) for s in own.sigmas)
         if self._preserves_variance:

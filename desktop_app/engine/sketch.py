@@ -24,9 +24,9 @@ def read_image(path: str | Path) -> np.ndarray:
     if path.is_dir():
         raise SketchError(f"{path} is a folder, not an image file")
     try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)  # a phone photo of a paper sketch, upright
+        with Image.open(path) as opened:
+            opened.load()
+            img = ImageOps.exif_transpose(opened)  # a phone photo of a paper sketch, upright
             if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
                 rgba = img.convert("RGBA")
                 paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -20,6 +20,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from desktop_app.core.errors import ModelLoadError
 from desktop_app.models.hub_errors import hub_is_offline, is_transport_error
@@ -55,8 +56,8 @@ class _Meter:
     def __enter__(self):
         return self
 
-    def __exit__(self, *_exc) -> bool:
-        return False
+    def __exit__(self, *_exc) -> None:
+        pass
 
     def update(self, n: float | None = 1) -> None:
         self._on_chunk(int(n or 0))
@@ -71,7 +72,8 @@ class _Tally:
     def __init__(self, preset: str, total: int, count: int, progress, cancelled):
         self.preset, self.total, self.count = preset, total, count
         self.progress, self.cancelled = progress, cancelled
-        self.done, self.file_done, self.index, self.file = 0, 0, 0, None
+        self.done, self.file_done, self.index = 0, 0, 0
+        self.file: HubFile | None = None  # the file being fetched, from ``start`` on
 
     def check(self) -> None:
         if self.cancelled():
@@ -91,13 +93,14 @@ class _Tally:
         self.emit()
 
     def finish(self) -> None:
-        self.done += self.file.size - self.file_done
-        self.file_done = self.file.size
+        size = self._current().size
+        self.done += size - self.file_done
+        self.file_done = size
         self.emit()
 
     def emit(self) -> None:
         if self.progress is not None:
-            f = self.file
+            f = self._current()
             self.progress(
                 DownloadProgress(
                     f.repo,
@@ -110,6 +113,10 @@ class _Tally:
                     self.count,
                 )
             )
+
+    def _current(self) -> HubFile:
+        assert self.file is not None, "a file's bytes are counted only after start()"
+        return self.file
 
 
 def _cancel_check(cancel) -> Callable[[], bool]:
@@ -194,7 +201,9 @@ def _transfer(f: HubFile, revision: str, storage: Path, etag: str, tally: _Tally
                     headers=build_hf_headers(),
                     expected_size=f.size,
                     displayed_filename=f.path,
-                    tqdm_class=functools.partial(_Meter, tally.chunk),
+                    # http_get only calls tqdm_class(...) to make its bar, so a factory
+                    # serves; its annotation asks for a tqdm subclass.
+                    tqdm_class=cast(Any, functools.partial(_Meter, tally.chunk)),
                 )
         except OSError:
             if partial.exists() and partial.stat().st_size > f.size:

@@ -118,11 +118,12 @@ ProgressCallback = Callable[[DownloadProgress], None]
 
 
 def format_size(n: int) -> str:
+    size: float = n  # whole bytes, then a fraction of each larger unit
     for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # unreachable; keeps type checkers calm
+        if abs(size) < 1000 or unit == "GB":
+            return f"{size} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"  # unreachable; keeps type checkers calm
 
 
 def cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:

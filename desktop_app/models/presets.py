@@ -139,7 +139,10 @@ PRESETS: dict[str, Preset] = {
 
 
 def _defaults_of(preset: Preset) -> FamilyDefaults:
-    return FamilyDefaults(preset.controlnet, preset.preview_decoder, preset.base)
+    controlnet, decoder, base = preset.controlnet, preset.preview_decoder, preset.base
+    # Only a built-in download preset, which names all three, is taken as a family's default.
+    assert controlnet and decoder and base, f"{preset.name} does not name all its parts"
+    return FamilyDefaults(controlnet, decoder, base)
 
 
 _FAMILY_DEFAULTS = {
