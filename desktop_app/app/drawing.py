@@ -36,7 +36,7 @@ class Drawing:
     def colours(self) -> np.ndarray | None:
         """Colour mode's starting colours, or None without a reference shown (then the
         strokes are the colours, as ever)."""
-        if not self.shown:
+        if not self.shown or self.reference is None:
             return None
         under = 255.0 - self.opacity * (255.0 - self.reference.astype(np.float32))
         return np.rint(under * self.strokes.astype(np.float32) / 255.0).astype(np.uint8)

@@ -106,7 +106,7 @@ def _drawing_file(path: Path, raw: str) -> OpenedFile:
     if "loras" in settings:
         settings = {**settings, "loras": SETTINGS["loras"].parse_stored(settings["loras"])}
     checked = {name: SETTINGS[name].check(value) for name, value in settings.items()}
-    notes = ()
+    notes: tuple[str, ...] = ()
     if "loras" in checked:
         checked["loras"], notes = styles_here(checked["loras"])
     model = header.get("model")

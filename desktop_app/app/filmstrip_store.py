@@ -246,4 +246,5 @@ class FilmstripKeeper(QObject):
         return self._names[entry.entry_id]
 
     def _write(self, pictures: tuple[StoredPicture, ...]) -> None:
+        assert self.store is not None  # nothing is queued without one
         self.store.save(pictures)

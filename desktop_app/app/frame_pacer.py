@@ -38,7 +38,7 @@ KEPT_SKETCHES = 40  # sketches of shown results, for exporting one beside its pi
 _THROTTLED = (frozenset(FRAME_SETTINGS) - {"prompt"}) | {"prompt_style"}
 
 
-def single_shot(parent: QObject, interval: int, slot: Callable[[], None]) -> QTimer:
+def single_shot(parent: QObject, interval: int, slot: Callable[[], object]) -> QTimer:
     timer = QTimer(parent)
     timer.setSingleShot(True)
     timer.setInterval(interval)

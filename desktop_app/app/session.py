@@ -109,6 +109,7 @@ class SessionKeeper(QObject):
     def _write(self, state: tuple[np.ndarray | None, dict[str, Any], Any]) -> None:
         """The saving thread's one save; a failure is the writer's to log and say."""
         sketch, session, reference = state
+        assert self.autosave is not None  # save_soon_now queues nothing without one
         try:
             self.autosave.save(sketch, session, reference)
         except BaseException:

@@ -9,7 +9,7 @@ setting is one line there.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -39,7 +39,7 @@ def _signal_type(kind: type) -> type:
     return object if kind in (int, bytes) else kind
 
 
-class _StateMeta(type(QObject)):
+class _StateMeta(type(QObject)):  # type: ignore[misc]  # Qt's metaclass, made at run time
     """Adds ``NAME`` and ``NAME_changed`` for every setting before Qt sees the class."""
 
     def __new__(mcs, name, bases, namespace):
@@ -54,6 +54,12 @@ class LiveState(QObject, metaclass=_StateMeta):
 
     FIELDS = tuple(SETTINGS)
     changed = Signal(str)  # the name of whichever property changed
+
+    if TYPE_CHECKING:
+        # The properties and their signals are made from the table (a setting is declared
+        # once, there), so a type checker cannot list them: any such name reads as Any.
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -147,8 +147,8 @@ def resolving_loader(loader: Loader | None, store: UserPresetStore) -> Loader:
         preset = store.get(name)
         if preset is None:
             raise ModelLoadError(f"there is no saved preset named {name!r}; choose another model")
-        extras = {"controlnet": preset.controlnet, "preview_decoder": preset.preview_decoder}
-        extras = {key: value for key, value in extras.items() if value}
+        named = {"controlnet": preset.controlnet, "preview_decoder": preset.preview_decoder}
+        extras: dict[str, Any] = {key: value for key, value in named.items() if value}
         if loader is None:
             # The render worker calls this, so torch is imported there, never in the UI thread.
             from desktop_app.engine.loading import load_engine

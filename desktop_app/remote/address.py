@@ -14,7 +14,7 @@ SERVER_PREFIX = "server:"
 
 
 def is_server_model(model: str | None) -> bool:
-    return bool(model) and model.startswith(SERVER_PREFIX)
+    return model is not None and model.startswith(SERVER_PREFIX)
 
 
 def server_model(url: str) -> str:

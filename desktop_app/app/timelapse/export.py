@@ -61,6 +61,7 @@ def plan(
     kept: list[tuple[spool.FrameRef, int]] = []
     shown_ms = 0.0  # how long the last kept frame has lasted so far
     for ref, following in zip(frames, (*frames[1:], None), strict=True):
+        gap: float
         if following is None:
             gap = LAST_FRAME_MS
         elif following.segment != ref.segment:  # recording was off, or the app restarted

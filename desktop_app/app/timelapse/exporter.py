@@ -67,6 +67,7 @@ class TimelapseExporter(QObject):
 
     def _run(self, path: Path, options: TimelapseOptions) -> None:
         """The export thread: every outcome goes back as one signal (queued to the UI)."""
+        assert self.directory is not None  # export() starts none without one
         try:
             report = export_timelapse(
                 self.directory, path, options, self._cancel.is_set, self._report_progress

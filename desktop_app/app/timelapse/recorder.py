@@ -35,7 +35,8 @@ _CLOSE, _DISCARD, _COUNT = "close", "discard", "count"  # commands for the write
 
 def sketch_view(drawing: Drawing) -> np.ndarray:
     """The sketch as the canvas shows it: the strokes over the reference, when one shows."""
-    return drawing.colours() if drawing.shown else drawing.strokes
+    colours = drawing.colours()  # None unless a reference shows
+    return colours if colours is not None else drawing.strokes
 
 
 def jpeg(image: np.ndarray) -> bytes:
@@ -143,6 +144,8 @@ class TimelapseRecorder(QObject):
 
     # --- the writer thread -----------------------------------------------------------------
     def _handle(self, item: tuple | str) -> None:
+        # Nothing is queued without a folder (see _command and take).
+        assert self.directory is not None and self._segment is not None
         if item == _CLOSE:
             self._segment.close()
             self._last_picture = self._last_sketch = None
@@ -172,8 +175,9 @@ class TimelapseRecorder(QObject):
             shown_at,
             (picture.shape[1], picture.shape[0]),
             jpeg(picture),
-            b"" if same_sketch else jpeg(sketch),
+            b"" if same_sketch or sketch is None else jpeg(sketch),
         )
+        assert self._segment is not None
         self._segment.append(record)
         self._last_picture = picture
         if not same_sketch:

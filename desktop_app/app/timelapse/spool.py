@@ -21,6 +21,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from desktop_app.core.errors import OutputError
 
@@ -87,7 +88,7 @@ class SegmentWriter:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._file = None
+        self._file: BinaryIO | None = None
         self._synced_at = 0.0
 
     def append(self, record: bytes) -> None:
