@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_timelapse import _loaded
+from test_timelapse import _stroke as new_frame
 
 from desktop_app.app import files
 from desktop_app.app.timelapse import recorder, spool
@@ -79,17 +81,9 @@ def test_a_reference_whose_save_failed_is_saved_with_the_next_stroke(
     assert np.array_equal(restored.sketch, controller.sketch.array)
 
 
-def _loaded(qtbot, controller) -> None:
-    with qtbot.waitSignal(controller.gate.engine_loaded, timeout=5000):
-        controller.load_model()
-    qtbot.waitUntil(lambda: controller.frames.current is not None, timeout=5000)
-
-
 def _stroke(qtbot, controller) -> None:
-    before = controller.frames.current.request_id
-    controller.sketch.draw()
-    controller.sketch_changed(False)
-    qtbot.waitUntil(lambda: controller.frames.current.request_id > before, timeout=5000)
+    """A new line, its frame on screen, and the timelapse writer done with it."""
+    new_frame(qtbot, controller)
     controller.timelapse.wait()
     qtbot.wait(20)
 
