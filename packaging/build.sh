@@ -41,7 +41,9 @@ if [[ "$(cat "$venv/lock.stamp" 2>/dev/null)" != "$wanted" ]]; then
     start=$SECONDS
     rm -rf "$venv"
     "$PYTHON" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$lock"
+    # --no-compile: PyInstaller compiles what it bundles itself; pip's byte-compiling all of
+    # torch first was half of this step's time.
+    "$venv/bin/python" -m pip install --quiet --no-compile --require-hashes --no-deps -r "$lock"
     echo "$wanted" > "$venv/lock.stamp"
     echo "build.sh: $venv made from $lock in $((SECONDS - start)) s"
 fi
