@@ -3,12 +3,14 @@
 # executable, its libraries, and what install.sh puts on the desktop), then packs it as
 # dist/live-canvas-<version>-linux-x86_64.tar.gz.
 #
-#   packaging/build.sh              # uses .venv (made with `pip install -e .` if missing)
-#   PYTHON=/path/to/python packaging/build.sh
+#   packaging/build.sh              # with python3
+#   PYTHON=python3.11 packaging/build.sh   # the Python the build environment is made from
 #   packaging/build.sh --no-archive # the folder only (the CI smoke test: packing takes minutes)
 #
-# The bundle carries what the build environment has installed: torch with its CUDA libraries
-# (so a user's NVIDIA GPU works), never models (they stay in the Hugging Face cache).
+# The bundle carries exactly packaging/locks/bundle-py<X.Y>-linux-x86_64.txt (exact versions,
+# sha256-checked), installed into a virtualenv of its own, build/bundle-venv, never whatever
+# another environment has: torch with its CUDA libraries (so a user's NVIDIA GPU works), never
+# models (they stay in the Hugging Face cache). packaging/lock.sh updates the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 archive=1
@@ -19,16 +21,36 @@ for arg in "$@"; do
     esac
 done
 
-if [[ -z "${PYTHON:-}" ]]; then
-    if [[ ! -x .venv/bin/python ]]; then
-        python3 -m venv .venv
-        .venv/bin/pip install -e .
-    fi
-    PYTHON=.venv/bin/python
+PYTHON=${PYTHON:-python3}
+# The lock is for one Python and platform: another Python resolves other wheels (and may lack
+# some), so it is refused rather than built from something that was never locked.
+tag=$("$PYTHON" -c 'import platform, sys; print("py%d.%d-%s-%s" % (*sys.version_info[:2], sys.platform, platform.machine()))' 2>/dev/null) \
+    || { echo "build.sh: cannot run PYTHON=$PYTHON (a Python 3 interpreter)" >&2; exit 2; }
+lock=packaging/locks/bundle-$tag.txt
+if [[ ! -f $lock ]]; then
+    locked=$(cd packaging/locks && ls bundle-*.txt | sed 's/^bundle-//; s/\.txt$//' | paste -sd, -)
+    echo "build.sh: no lock for $tag ($PYTHON); locked: $locked. Use PYTHON=python3.X for one of those, or make one with packaging/lock.sh --python X.Y" >&2
+    exit 2
 fi
-if ! "$PYTHON" -c "import PyInstaller, _pyinstaller_hooks_contrib" 2>/dev/null; then
-    "$PYTHON" -m pip install pyinstaller pyinstaller-hooks-contrib
+
+# build/bundle-venv holds the lock and nothing else: made anew whenever the lock (or the
+# Python) changes, so a package dropped from the lock is dropped from the bundle too.
+venv=build/bundle-venv
+wanted="$(sha256sum "$lock" | cut -d' ' -f1) $("$PYTHON" -c 'import sys; print(sys.version.split()[0], sys.base_prefix)')"
+if [[ "$(cat "$venv/lock.stamp" 2>/dev/null)" != "$wanted" ]]; then
+    start=$SECONDS
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    # --no-compile: PyInstaller compiles what it bundles itself; pip's byte-compiling all of
+    # torch first was half of this step's time.
+    "$venv/bin/python" -m pip install --quiet --no-compile --require-hashes --no-deps -r "$lock"
+    echo "$wanted" > "$venv/lock.stamp"
+    echo "build.sh: $venv made from $lock in $((SECONDS - start)) s"
 fi
+# The checkout itself, with the locked setuptools (no build isolation fetching the newest).
+"$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e .
+"$venv/bin/python" -m pip check  # a lock that misses a dependency fails here, not in the bundle
+PYTHON=$venv/bin/python
 
 version=$("$PYTHON" -c "import desktop_app; print(desktop_app.__version__)")
 bundle=dist/live-canvas

@@ -162,6 +162,7 @@ def test_uninstall_without_an_install_says_so(tmp_path):
     assert done.returncode == 1 and "not installed" in done.stderr
 
 
-@pytest.mark.parametrize("script", ["install.sh", "uninstall.sh", "build.sh", "desktop-files.sh"])
+@pytest.mark.parametrize("script", ["install.sh", "uninstall.sh", "build.sh", "desktop-files.sh",
+                                    "lock.sh"])
 def test_the_scripts_parse(script):
     subprocess.run(["bash", "-n", str(ROOT / "packaging" / script)], check=True)
