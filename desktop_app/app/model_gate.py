@@ -61,6 +61,7 @@ class ModelGate(QObject):
             self._requested = False
             self.status_changed.emit(f"Checking {model} in the model cache…")
             self._cache_job = CacheCheckJob(model, self.variant, self.device)
+            self.worker.model_chosen()  # the load or frame in progress is not waited for
             self.worker.submit_job(self._cache_job)
             return False
         self._requested = True

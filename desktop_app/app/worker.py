@@ -4,8 +4,10 @@ Follows the Qt for Python Mandelbrot ``RenderThread`` pattern: a QMutex guards t
 work, a QWaitCondition parks the thread when there is none, and an abort flag ends it. At most
 one render is in flight; a new request replaces the pending one (latest wins), and a settled
 request (a stroke's end, a new prompt) also cancels the frame in flight when that frame would
-still take long (see ``SUPERSEDE_MIN_REMAINING_S``). The UI thread only ever takes the mutex
-for a few assignments; it never waits on a render.
+still take long (see ``SUPERSEDE_MIN_REMAINING_S``). A new model choice gives up the load or
+the frame in progress at once: the loader's progress and the frame's cancel points ask whether
+the model they work for is still the chosen one. The UI thread only ever takes the mutex for
+a few assignments; it never waits on a render.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ _FRAME_TIME_WEIGHT = 0.3  # of the newest frame in the running estimate
 
 
 class _Aborted(Exception):
-    """Raised from the progress callback to end a model load when the worker is stopping."""
+    """Raised from the progress callback to end a model load when the worker is stopping or
+    another model was chosen."""
 
 
 class RenderWorker(QThread):
@@ -72,6 +75,10 @@ class RenderWorker(QThread):
         self._pending_load: tuple[str, str | None, dict[str, Any]] | None = None
         self._pending: tuple[RenderRequest, bool, bool] | None = None
         self._jobs: deque[Job] = deque()
+        # Model choices so far, and the one whose model the worker loads or renders with now:
+        # when they differ, the load or frame in progress is of no more use.
+        self._choice = 0
+        self._working_for = 0
         # Touched only from the worker thread:
         self._engine: FrameEngine | None = None
         self._styles: tuple = ()  # the LoRA styles the engine has fused
@@ -93,7 +100,14 @@ class RenderWorker(QThread):
         file, captured here on the UI thread)."""
         with QMutexLocker(self._mutex):
             self._pending_load = (model, device, options)
+            self._choice += 1
             self._start_or_wake()
+
+    def model_chosen(self) -> None:
+        """Another model was chosen and will be loaded after a check (its cache): the load or
+        the frame in progress stops now rather than finish for a model no longer wanted."""
+        with QMutexLocker(self._mutex):
+            self._choice += 1
 
     def submit(self, request: RenderRequest, force: bool = False, supersede: bool = False) -> None:
         """Queue ``request``, replacing any request not yet started. With ``supersede`` it
@@ -155,6 +169,7 @@ class RenderWorker(QThread):
                 if self._abort and not self._jobs:
                     return
                 load, job, pending = None, None, None
+                self._working_for = self._choice
                 if self._pending_load is not None:
                     load, self._pending_load = self._pending_load, None
                 elif self._jobs:
@@ -170,8 +185,13 @@ class RenderWorker(QThread):
             elif pending is not None:
                 self._render(*pending[:2])
 
+    def _given_up(self) -> bool:
+        """The worker stops, or another model was chosen since this turn of the loop began
+        (two attribute reads: asked before every model block of a frame)."""
+        return self._abort or self._choice != self._working_for
+
     def _progress(self, message: str) -> None:
-        if self._abort:
+        if self._given_up():
             raise _Aborted
         self.progress_changed.emit(message)
 
@@ -194,24 +214,20 @@ class RenderWorker(QThread):
             return
         except Exception as err:  # noqa: BLE001 - every failure is shown, the thread lives on
             self._load_error = f"the model did not load: {user_message(err)}"
-            if not (self._abort or self._superseded()):
+            if not self._given_up():
                 self._say_if_unavailable(err)
                 self.load_failed.emit(user_message(err))
             return
-        self._engine = engine
-        if not (self._abort or self._superseded()):
+        # A model chosen meanwhile: this one's news would be stale, and it is dropped (the
+        # next turn of the loop loads the newer choice).
+        if not self._given_up():
+            self._engine = engine
             self.model_loaded.emit(engine.info)
 
-    def _superseded(self) -> bool:
-        """Another model was chosen while this one loaded: its news would be stale, and the
-        next turn of the loop loads the newer choice."""
-        with QMutexLocker(self._mutex):
-            return self._pending_load is not None
-
     def _should_cancel(self) -> bool:
-        """Asked by the engine before every model block: read without the mutex (one
-        attribute read, atomic under the GIL) because it is asked hundreds of times a frame."""
-        if self._abort:
+        """Asked by the engine before every model block: read without the mutex (attribute
+        reads, atomic under the GIL) because it is asked hundreds of times a frame."""
+        if self._given_up():
             return True
         pending = self._pending
         in_flight = self._in_flight

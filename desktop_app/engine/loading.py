@@ -89,7 +89,7 @@ def load_parts(
         elif preset.builtin == "tiny":
             parts = build_tiny(dtype)
         else:
-            parts = build_random(preset.family, dtype)
+            parts = build_random(preset.family, dtype, say)
         parts.licence = preset.licence
         return parts
     path = Path(model).expanduser()

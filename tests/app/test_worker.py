@@ -296,3 +296,94 @@ def test_a_smaller_frame_in_motion_is_not_cancelled_for_the_full_size(qtbot, rig
     full = controller.frames.request_frame()  # the stroke ended: settled, full size
     qtbot.waitUntil(lambda: controller.frames.current.request_id == full, timeout=10_000)
     assert engine.cancelled == [] and engine.rendered[-2:] == [smaller, full]
+
+
+class SlowLoads:
+    """A loader whose model ``slow`` takes 30 s (far longer than a test may take: only a
+    cancel ends it early), telling its progress every 10 ms as the real loader tells its
+    own; other models load at once. It notes how each load ended."""
+
+    def __init__(self, engine: FakeEngine | None = None) -> None:
+        self.engine = engine
+        self.started = threading.Event()
+        self.ended: list[tuple[str, str]] = []  # (model, "loaded" or "stopped")
+
+    def __call__(self, model, device=None, progress=None):
+        if model == "slow":
+            self.started.set()
+            try:
+                for _ in range(3000):
+                    progress("building slow")
+                    time.sleep(0.01)
+            except BaseException:
+                self.ended.append((model, "stopped"))
+                raise
+        self.ended.append((model, "loaded"))
+        if model == "slow" and self.engine is not None:
+            return self.engine
+        return FakeEngine(model=model)
+
+
+def test_a_model_chosen_during_a_slow_load_stops_that_load(qtbot):
+    loads = SlowLoads()
+    worker = RenderWorker(loads)
+    news = []
+    worker.model_loaded.connect(lambda info: news.append(info.model))
+    worker.load_failed.connect(news.append)
+    try:
+        worker.load_model("slow")
+        assert loads.started.wait(5)
+        with qtbot.waitSignal(worker.model_loaded, timeout=5000):
+            worker.load_model("second")
+        assert loads.ended == [("slow", "stopped"), ("second", "loaded")]
+        qtbot.wait(100)
+        assert news == ["second"]
+        request = RenderRequest(np.full((64, 64, 3), 255, np.uint8), size=128, request_id=3)
+        with qtbot.waitSignal(worker.result_ready, timeout=5000) as shown:
+            worker.submit(request)
+        assert shown.args[0].params.model == "second"
+    finally:
+        assert worker.stop(2000)
+
+
+def test_a_model_chosen_during_a_slow_frame_cancels_that_frame(qtbot):
+    old = FakeEngine(delay_s=30.0, model="first")  # only a cancel ends its frame in time
+
+    def loader(model, device=None, progress=None):
+        return old if model == "first" else FakeEngine(model=model)
+
+    worker = RenderWorker(loader)
+    try:
+        with qtbot.waitSignal(worker.model_loaded, timeout=5000):
+            worker.load_model("first")
+        request = RenderRequest(np.full((64, 64, 3), 255, np.uint8), size=128, request_id=5)
+        worker.submit(request)
+        assert old.started.wait(5)
+        with qtbot.waitSignal(worker.model_loaded, timeout=5000) as loaded_news:
+            worker.load_model("second")
+        assert loaded_news.args[0].model == "second"
+        assert old.cancelled == [5] and old.rendered == []
+    finally:
+        assert worker.stop(2000)
+
+
+def test_a_model_chosen_before_its_cache_check_stops_the_load_in_progress(qtbot):
+    # A preset is checked in the model cache (a job) before it loads: the choice itself,
+    # not its load, stops the old model's load, and nothing is said of the old model.
+    loads = SlowLoads()
+    worker = RenderWorker(loads)
+    news = []
+    worker.model_loaded.connect(lambda info: news.append(info.model))
+    worker.load_failed.connect(news.append)
+    job = RecordingJob()
+    try:
+        worker.load_model("slow")
+        assert loads.started.wait(5)
+        worker.model_chosen()
+        worker.submit_job(job)
+        qtbot.waitUntil(lambda: job.thread is not None, timeout=5000)
+        assert loads.ended == [("slow", "stopped")]
+        qtbot.wait(100)
+        assert news == []
+    finally:
+        assert worker.stop(2000)
