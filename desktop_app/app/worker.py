@@ -41,6 +41,15 @@ MAX_SUPERSEDED_IN_ROW = 2
 _FRAME_TIME_WEIGHT = 0.3  # of the newest frame in the running estimate
 
 
+@dataclasses.dataclass(frozen=True)
+class Submitted:
+    """A job and whom to tell when it has ended (called on the UI thread)."""
+
+    job: Job
+    on_done: Callable[[Any], None]
+    on_failed: Callable[[str], None]
+
+
 class _Aborted(Exception):
     """Raised from the progress callback to end a model load when the worker is stopping or
     another model was chosen."""
@@ -58,8 +67,9 @@ class RenderWorker(QThread):
     unavailable = Signal(str)
     # LoRA styles a frame asked for could not be used: (message, the styles still in use).
     styles_failed = Signal(str, object)
-    job_done = Signal(object, object)  # Job, value
-    job_failed = Signal(object, str)  # Job, message
+    # A job has ended, in the worker thread: (its Submitted, its value or None, the failure
+    # or None); delivered to the UI thread, where the job's own callback is called.
+    _job_ended = Signal(object, object, object)
 
     def __init__(self, loader: Loader | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -68,13 +78,15 @@ class RenderWorker(QThread):
 
             loader = engine_api.load_engine
         self._loader = loader
+        # Queued: the worker object lives in the UI thread, so its slot runs there.
+        self._job_ended.connect(self._deliver)
         self._mutex = QMutex()
         self._condition = QWaitCondition()
         self._abort = False
         self._drop_jobs = False  # the user gave up on queued work: the job running stops too
         self._pending_load: tuple[str, str | None, dict[str, Any]] | None = None
         self._pending: tuple[RenderRequest, bool, bool] | None = None
-        self._jobs: deque[Job] = deque()
+        self._jobs: deque[Submitted] = deque()
         # Model choices so far, and the one whose model the worker loads or renders with now:
         # when they differ, the load or frame in progress is of no more use.
         self._choice = 0
@@ -117,16 +129,20 @@ class RenderWorker(QThread):
             self._pending = (request, force, supersede)
             self._start_or_wake()
 
-    def submit_job(self, job: Job) -> Job:
-        """Run ``job.run(engine)`` in the worker thread, before any pending frame."""
+    def submit_job(
+        self,
+        job: Job,
+        on_done: Callable[[Any], None],
+        on_failed: Callable[[str], None],
+    ) -> Job:
+        """Run ``job.run(engine, should_cancel)`` in the worker thread, before any pending
+        frame; then, on the UI thread, ``on_done(value)`` or ``on_failed(message)`` (the
+        message is "cancelled" when the user gave up on queued work). A job dropped before it
+        ran (``request_stop(keep_jobs=False)``) hears nothing."""
         with QMutexLocker(self._mutex):
-            self._jobs.append(job)
+            self._jobs.append(Submitted(job, on_done, on_failed))
             self._start_or_wake()
         return job
-
-    def queued_jobs(self) -> list[Job]:
-        with QMutexLocker(self._mutex):
-            return list(self._jobs)
 
     def request_stop(self, keep_jobs: bool = True) -> None:
         """Ask the thread to end without waiting: the frame in flight is cancelled within one
@@ -307,13 +323,20 @@ class RenderWorker(QThread):
     def _jobs_dropped(self) -> bool:
         return self._drop_jobs
 
-    def _run_job(self, job: Job) -> None:
+    def _run_job(self, submitted: Submitted) -> None:
         try:
-            value = job.run(self._engine, self._jobs_dropped)
+            value = submitted.job.run(self._engine, self._jobs_dropped)
         except RenderCancelled:
-            self.job_failed.emit(job, "cancelled")
+            self._job_ended.emit(submitted, None, "cancelled")
             return
         except Exception as err:  # noqa: BLE001 - reported to whoever asked
-            self.job_failed.emit(job, user_message(err))
+            self._job_ended.emit(submitted, None, user_message(err))
             return
-        self.job_done.emit(job, value)
+        self._job_ended.emit(submitted, value, None)
+
+    def _deliver(self, submitted: Submitted, value: Any, failure: str | None) -> None:
+        """On the UI thread: the job's own callback."""
+        if failure is None:
+            submitted.on_done(value)
+        else:
+            submitted.on_failed(failure)

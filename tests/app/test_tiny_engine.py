@@ -12,9 +12,11 @@ from desktop_app.core.types import RenderRequest
 
 
 def export(qtbot, worker, result, folder) -> np.ndarray:
-    with qtbot.waitSignal(worker.job_done, timeout=120_000) as done:
-        worker.submit_job(ExportJob(result, folder))
-    with Image.open(done.args[1]) as image:
+    paths, failures = [], []
+    worker.submit_job(ExportJob(result, folder), paths.append, failures.append)
+    qtbot.waitUntil(lambda: bool(paths or failures), timeout=120_000)
+    assert failures == []
+    with Image.open(paths[0]) as image:
         return np.asarray(image.convert("RGB"))
 
 

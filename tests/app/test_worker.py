@@ -244,19 +244,38 @@ class RecordingJob:
         return engine.info.model
 
 
-def test_jobs_run_in_the_worker_thread(qtbot, rig):
+class Outcomes:
+    """The callbacks of one submitted job: what each heard, and on which thread."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, object]] = []
+        self.threads: list[QThread] = []
+
+    def done(self, value) -> None:
+        self.heard.append(("done", value))
+        self.threads.append(QThread.currentThread())
+
+    def failed(self, message: str) -> None:
+        self.heard.append(("failed", message))
+        self.threads.append(QThread.currentThread())
+
+
+def test_jobs_run_in_the_worker_thread_and_each_tells_only_its_own_callbacks(qtbot, rig):
     controller = rig()
     loaded(qtbot, controller)
     worker = controller.worker
-    job = RecordingJob()
-    with qtbot.waitSignal(worker.job_done, timeout=5000) as done:
-        worker.submit_job(job)
-    assert done.args == [job, "fake"]
+    job, failing = RecordingJob(), RecordingJob(fail=True)
+    ok, bad = Outcomes(), Outcomes()
+    worker.submit_job(job, ok.done, ok.failed)
+    worker.submit_job(failing, bad.done, bad.failed)
+    qtbot.waitUntil(lambda: bool(ok.heard and bad.heard), timeout=5000)
+    qtbot.wait(50)
+    assert ok.heard == [("done", "fake")]
+    assert len(bad.heard) == 1 and bad.heard[0][0] == "failed"
+    assert "ZeroDivisionError" in bad.heard[0][1]
     assert job.thread is worker and job.thread is not QThread.currentThread()
-    failing = RecordingJob(fail=True)
-    with qtbot.waitSignal(worker.job_failed, timeout=5000) as failed:
-        worker.submit_job(failing)
-    assert failed.args[0] is failing and "ZeroDivisionError" in failed.args[1]
+    # The callbacks run on the UI thread, where the window may touch widgets.
+    assert ok.threads == bad.threads == [QThread.currentThread()]
 
 
 def test_a_model_chosen_during_a_load_is_the_one_reported(qtbot):
@@ -380,8 +399,9 @@ def test_a_model_chosen_before_its_cache_check_stops_the_load_in_progress(qtbot)
         worker.load_model("slow")
         assert loads.started.wait(5)
         worker.model_chosen()
-        worker.submit_job(job)
-        qtbot.waitUntil(lambda: job.thread is not None, timeout=5000)
+        outcome = Outcomes()
+        worker.submit_job(job, outcome.done, outcome.failed)
+        qtbot.waitUntil(lambda: bool(outcome.heard), timeout=5000)
         assert loads.ended == [("slow", "stopped")]
         qtbot.wait(100)
         assert news == []
