@@ -61,6 +61,9 @@ class RenderWorker(QThread):
     result_ready = Signal(object)  # FrameResult
     failed = Signal(int, str)  # request_id, message
     cancelled = Signal(int)  # request_id of a frame given up for a newer one
+    # request_id of a request not rendered: the same inputs as the last frame rendered, whose
+    # picture is already out (whoever waits for a picture stops waiting).
+    skipped = Signal(int)
     progress_changed = Signal(str)
     # A frame or a load failed because the server that renders them cannot be reached (as
     # well as ``failed`` / ``load_failed``): worth trying again in a while.
@@ -268,6 +271,7 @@ class RenderWorker(QThread):
 
     def _render(self, request: RenderRequest, force: bool) -> None:
         if not force and request.same_inputs(self._last):
+            self.skipped.emit(request.request_id)
             return
         if self._engine is None:
             self.failed.emit(request.request_id, self._load_error)

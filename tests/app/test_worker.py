@@ -407,3 +407,42 @@ def test_a_model_chosen_before_its_cache_check_stops_the_load_in_progress(qtbot)
         assert news == []
     finally:
         assert worker.stop(2000)
+
+
+def test_a_skipped_duplicate_request_is_not_awaited_from_a_server(qtbot, tmp_path, monkeypatch):
+    # The worker skips a request equal to the last frame it rendered (that picture is on
+    # screen): the "no picture for 4 s" notice must not follow it.
+    from desktop_app.app import server_link
+    from desktop_app.app.controller import Controller
+    from desktop_app.app.state import LiveState
+    from desktop_app.remote.address import server_model
+
+    monkeypatch.setattr(server_link, "SLOW_AFTER_MS", 200)
+    engine = FakeEngine()
+    state = LiveState()
+    state.preset = server_model("http://127.0.0.1:9")
+    state.size = 128
+    worker = RenderWorker(fake_loader(engine))  # stands for the server's engine
+    sketch = np.full((128, 128, 3), 255, np.uint8)
+    controller = Controller(state, worker, sketch_source=sketch.copy, data_dir=tmp_path)
+    notices = []
+    controller.server.changed.connect(lambda kind, text: notices.append(kind))
+    skipped = []
+    worker.skipped.connect(skipped.append)
+    try:
+        assert controller.server.active
+        with qtbot.waitSignal(controller.gate.engine_loaded, timeout=5000):
+            controller.load_model()
+        qtbot.waitUntil(lambda: controller.frames.current is not None, timeout=5000)
+        duplicate = controller.frames.request_frame()  # nothing changed since that frame
+        qtbot.wait(600)  # three times the notice's delay
+        assert skipped == [duplicate] and len(engine.rendered) == 1
+        assert notices == []
+        # A request that does render still gets the notice when its picture is late.
+        engine.delay_s = 1.0
+        sketch[5:9] = 0
+        with qtbot.waitSignal(controller.server.changed, timeout=3000) as notice:
+            controller.frames.request_frame()
+        assert notice.args[0] == "slow"
+    finally:
+        assert worker.stop(3000)
