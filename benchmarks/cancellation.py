@@ -31,10 +31,10 @@ With ``--switch-to MODEL`` it measures only how soon a new model choice is serve
 render worker (``RenderWorker``, the real loader) loads ``--model``; another model is chosen
 (``load_model``, from this thread, as the window does from the UI thread) at moments spread
 over a frame of it and over its load, and the time is taken from the choice to the worker
-calling the loader for the new model (``choice → new load``). For the frames, the loaded
-model is kept between samples (a whole load per sample would take minutes on a CPU), so
-freeing it is timed only in the last frame sample, where the worker drops its only reference;
-the loads are real builds, each given up part way.
+calling the loader for the new model (``choice → new load``: the frame or load stopping,
+the old model freed, the loader called). Every sample starts from a fresh load of
+``--model``; the load samples' moments are spread over a whole load timed after the first
+(which also imports the engine).
 """
 
 from __future__ import annotations
@@ -364,18 +364,15 @@ def run(
 
 
 class TimedLoads:
-    """The worker's loader: notes when each model is asked for (and signals it), loads with
-    the real loader, and keeps the models of ``keep`` for the next time they are asked for.
-    A kept model is wrapped so that the start of each of its frames is noted too."""
+    """The worker's loader: notes when each model is asked for and how its load ended, and
+    loads with the real loader; the frames of ``watched`` note when they start and end."""
 
-    def __init__(self, device: str | None) -> None:
-        self.device = device
-        self.keep: set[str] = set()
-        self.kept: dict[str, object] = {}
+    def __init__(self, device: str | None, watched: str) -> None:
+        self.device, self.watched = device, watched
         self.asked: list[tuple[str, float]] = []
         self.ended: list[tuple[str, str]] = []  # (model, "loaded" or the exception's name)
+        self.frames: list[tuple[float, str]] = []  # (start, "running" / "cancelled" / ...)
         self.changed = threading.Condition()
-        self.frames: list[tuple[float, str]] = []  # (start, "cancelled" / "finished")
 
     def __call__(self, model: str, device=None, progress=None):
         from desktop_app.app import engine_api
@@ -384,20 +381,19 @@ class TimedLoads:
             self.asked.append((model, time.perf_counter()))
             self.changed.notify_all()
         try:
-            engine = self.kept.get(model)
-            if engine is None:
-                engine = engine_api.load_engine(model, device=self.device, progress=progress)
-                if model in self.keep:
-                    engine = self.kept[model] = FrameTimer(engine, self)
+            engine = engine_api.load_engine(model, device=self.device, progress=progress)
         except BaseException as err:
-            self._end(model, type(err).__name__)
+            self._note(self.ended, (model, type(err).__name__))
             raise
-        self._end(model, "loaded")
-        return engine
+        self._note(self.ended, (model, "loaded"))
+        return FrameTimer(engine, self) if model == self.watched else engine
 
-    def _end(self, model: str, how: str) -> None:
+    def _note(self, where: list, what: tuple, replace: bool = False) -> None:
         with self.changed:
-            self.ended.append((model, how))
+            if replace:
+                where[-1] = what
+            else:
+                where.append(what)
             self.changed.notify_all()
 
     def wait(self, test: Callable[[], bool], timeout_s: float = 900.0) -> None:
@@ -433,10 +429,8 @@ class FrameTimer:
     def render(self, request, should_cancel=None):
         from desktop_app.core.errors import RenderCancelled
 
-        loads = self._loads
-        with loads.changed:
-            loads.frames.append((time.perf_counter(), "running"))
-            loads.changed.notify_all()
+        start = time.perf_counter()
+        self._loads._note(self._loads.frames, (start, "running"))
         how = "finished"
         try:
             return self._engine.render(request, should_cancel=should_cancel)
@@ -444,24 +438,23 @@ class FrameTimer:
             how = "cancelled"
             raise
         finally:
-            with loads.changed:
-                loads.frames[-1] = (loads.frames[-1][0], how)
-                loads.changed.notify_all()
+            self._loads._note(self._loads.frames, (start, how), replace=True)
 
 
-def _choose_and_time(loads: TimedLoads, worker, target: str) -> float:
-    ms, how = loads.load(worker, target)
+def _loaded(loads: TimedLoads, worker, model: str) -> float:
+    """Choose ``model`` and wait until it has loaded; ms from the choice to its load."""
+    ms, how = loads.load(worker, model)
     if how != "loaded":
-        raise SystemExit(f"{target} did not load: {how}")
+        raise SystemExit(f"{model} did not load: {how}")
     return ms
 
 
 def switch_latency(
     model: str, target: str, size: int, samples: int, device: str | None, seed: int, say=print
 ) -> dict:
-    """Choice → new load, at moments spread over a frame of ``model`` and over its load."""
-    import gc
-
+    """Choice → new load, at moments spread over a frame of ``model`` and over its load.
+    Every sample starts from a fresh load of ``model``, which the worker then frees, as in
+    the app."""
     from PySide6.QtCore import QCoreApplication
 
     from desktop_app.app.worker import RenderWorker
@@ -470,14 +463,9 @@ def switch_latency(
 
     _KEEP.append(QCoreApplication.instance() or QCoreApplication([]))  # for the QThread
     rng = random.Random(seed)
-    loads = TimedLoads(device)
-    loads.keep = {model}
+    loads = TimedLoads(device, model)
     worker = RenderWorker(loads)
     sketches = StrokeSketch(size)
-    say(f"loading {model} (kept for the frame samples)")
-    start = time.perf_counter()
-    _choose_and_time(loads, worker, model)
-    load_s = time.perf_counter() - start
     ids = iter(range(1, 1_000_000))
 
     def frame(delay_s: float | None) -> tuple[float | None, str]:
@@ -487,12 +475,14 @@ def switch_latency(
         worker.submit(request, force=True)
         loads.wait(lambda: len(loads.frames) > count)
         if delay_s is None:
-            loads.wait(lambda: loads.frames[-1][1] != "running")
-            return None, loads.frames[-1][1]
-        time.sleep(max(0.0, loads.frames[-1][0] + delay_s - time.perf_counter()))
-        ms = _choose_and_time(loads, worker, target)
-        return ms, loads.frames[-1][1]
+            loads.wait(lambda: loads.frames[count][1] != "running")
+            return None, loads.frames[count][1]
+        time.sleep(max(0.0, loads.frames[count][0] + delay_s - time.perf_counter()))
+        ms = _loaded(loads, worker, target)
+        return ms, loads.frames[count][1]
 
+    say(f"loading {model} (the first load imports the engine)")
+    _loaded(loads, worker, model)
     say("warm-up frame")
     frame(None)
     t0 = time.perf_counter()
@@ -501,15 +491,15 @@ def switch_latency(
     during_frame = []
     delays = [(i + rng.random()) / samples * frame_s for i in range(samples)]
     for n, delay in enumerate(delays):
-        if n == samples - 1:
-            loads.kept.clear()  # the worker holds the only reference: freeing it is timed
-            loads.keep = set()
+        if n:
+            _loaded(loads, worker, model)
         ms, how = frame(delay)
         during_frame.append({"at_s": round(delay, 2), "ms": round(ms, 1), "frame": how})
         say(f"frame sample {n + 1}/{samples}: {ms:.0f} ms ({how})")
-        if n < samples - 1:
-            _choose_and_time(loads, worker, model)  # kept: back at once
-    gc.collect()
+    t0 = time.perf_counter()
+    _loaded(loads, worker, model)
+    load_s = time.perf_counter() - t0
+    say(f"a whole load of {model}: {load_s:.1f} s")
     during_load = []
     delays = [(i + rng.random()) / samples * load_s for i in range(samples)]
     for n, delay in enumerate(delays):
@@ -517,8 +507,7 @@ def switch_latency(
         worker.load_model(model, device)
         loads.wait(lambda count=count: len(loads.asked) > count)
         time.sleep(max(0.0, loads.asked[count][1] + delay - time.perf_counter()))
-        ms = _choose_and_time(loads, worker, target)
-        loads.wait(lambda count=count: len(loads.ended) > count)
+        ms = _loaded(loads, worker, target)
         how = loads.ended[count][1]
         during_load.append({"at_s": round(delay, 2), "ms": round(ms, 1), "load": how})
         say(f"load sample {n + 1}/{samples}: {ms:.0f} ms ({how})")
@@ -528,14 +517,16 @@ def switch_latency(
         "model": model,
         "switch_to": target,
         "size": size,
+        "device": device or "default",
         "load_s": round(load_s, 1),
         "frame_s": round(frame_s, 1),
         "during_frame": during_frame,
         "during_load": during_load,
         "max_ms": max(both),
         "median_ms": round(statistics.median(both), 1),
-        # chosen after the frame's last cancel point: the frame ended first
-        "frames_finished": sum(x["frame"] == "finished" for x in during_frame),
+        # chosen after the frame's last cancel point (or the load's last progress): it ended
+        "not_stopped": sum(x["frame"] == "finished" for x in during_frame)
+        + sum(x["load"] == "loaded" for x in during_load),
     }
 
 
