@@ -57,7 +57,7 @@ def load_engine(
     parts = load_parts(model, placement.dtype, controlnet, preview_decoder, progress)
     if progress:
         progress(f"moving {parts.name} to {placement.device}")
-    engine = Engine(parts, placement, compile_models, compile_backend)
+    engine = Engine(parts, placement, compile_models, compile_backend, progress)
     if compile_models:
         engine.warm_up(progress=progress)
     return engine
