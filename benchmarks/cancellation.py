@@ -3,6 +3,7 @@ fire, how soon a frame stops once told to, and how long a whole frame takes.
 
     .venv/bin/python benchmarks/cancellation.py --model random:sd21 --size 512
     .venv/bin/python benchmarks/cancellation.py --model tiny --size 512 --frames 20 --json
+    .venv/bin/python benchmarks/cancellation.py --model random:sdxl --switch-to tiny --json
 
 Every figure times real engine frames (``Engine.render``) of one loaded model, in one process:
 
@@ -25,6 +26,15 @@ Every figure times real engine frames (``Engine.render``) of one loaded model, i
   over the timed frames: how far off the remaining time it judges a frame by can be.
 
 The sketch gains a stroke segment every frame and the prompt stays, as while drawing.
+
+With ``--switch-to MODEL`` it measures only how soon a new model choice is served: the real
+render worker (``RenderWorker``, the real loader) loads ``--model``; another model is chosen
+(``load_model``, from this thread, as the window does from the UI thread) at moments spread
+over a frame of it and over its load, and the time is taken from the choice to the worker
+calling the loader for the new model (``choice → new load``: the frame or load stopping,
+the old model freed, the loader called). Every sample starts from a fresh load of
+``--model``; the load samples' moments are spread over a whole load timed after the first
+(which also imports the engine).
 """
 
 from __future__ import annotations
@@ -353,6 +363,188 @@ def run(
     }
 
 
+class TimedLoads:
+    """The worker's loader: notes when each model is asked for and how its load ended, and
+    loads with the real loader; the frames of ``watched`` note when they start and end."""
+
+    def __init__(self, device: str | None, watched: str) -> None:
+        self.device, self.watched = device, watched
+        self.asked: list[tuple[str, float]] = []
+        self.ended: list[tuple[str, str]] = []  # (model, "loaded" or the exception's name)
+        self.frames: list[tuple[float, str]] = []  # (start, "running" / "cancelled" / ...)
+        self.changed = threading.Condition()
+
+    def __call__(self, model: str, device=None, progress=None):
+        from desktop_app.app import engine_api
+
+        with self.changed:
+            self.asked.append((model, time.perf_counter()))
+            self.changed.notify_all()
+        try:
+            engine = engine_api.load_engine(model, device=self.device, progress=progress)
+        except BaseException as err:
+            self._note(self.ended, (model, type(err).__name__))
+            raise
+        self._note(self.ended, (model, "loaded"))
+        return FrameTimer(engine, self) if model == self.watched else engine
+
+    def _note(self, where: list, what: tuple, replace: bool = False) -> None:
+        with self.changed:
+            if replace:
+                where[-1] = what
+            else:
+                where.append(what)
+            self.changed.notify_all()
+
+    def wait(self, test: Callable[[], bool], timeout_s: float = 900.0) -> None:
+        with self.changed:
+            if not self.changed.wait_for(test, timeout_s):
+                raise SystemExit("the worker did not get there in time")
+
+    def load(self, worker, model: str) -> tuple[float, str]:
+        """Choose ``model`` now and wait for its load: (ms from the choice until the worker
+        asked the loader for it, how that load ended). Every loader call notes one ask and
+        one end, in order, so the n-th end is the n-th ask's."""
+        chosen = time.perf_counter()
+        worker.load_model(model, self.device)
+        self.wait(lambda: self._ask_index(model, chosen) is not None)
+        index = self._ask_index(model, chosen)
+        self.wait(lambda: len(self.ended) > index)
+        return (self.asked[index][1] - chosen) * 1000.0, self.ended[index][1]
+
+    def _ask_index(self, model: str, since: float) -> int | None:
+        found = (i for i, (m, t) in enumerate(self.asked) if m == model and t >= since)
+        return next(found, None)
+
+
+class FrameTimer:
+    """An engine whose frames note when they start and how they end."""
+
+    def __init__(self, engine, loads: TimedLoads) -> None:
+        self._engine, self._loads = engine, loads
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    def render(self, request, should_cancel=None):
+        from desktop_app.core.errors import RenderCancelled
+
+        start = time.perf_counter()
+        self._loads._note(self._loads.frames, (start, "running"))
+        how = "finished"
+        try:
+            return self._engine.render(request, should_cancel=should_cancel)
+        except RenderCancelled:
+            how = "cancelled"
+            raise
+        finally:
+            self._loads._note(self._loads.frames, (start, how), replace=True)
+
+
+def _loaded(loads: TimedLoads, worker, model: str) -> float:
+    """Choose ``model`` and wait until it has loaded; ms from the choice to its load."""
+    ms, how = loads.load(worker, model)
+    if how != "loaded":
+        raise SystemExit(f"{model} did not load: {how}")
+    return ms
+
+
+def switch_latency(
+    model: str, target: str, size: int, samples: int, device: str | None, seed: int, say=print
+) -> dict:
+    """Choice → new load, at moments spread over a frame of ``model`` and over its load.
+    Every sample starts from a fresh load of ``model``, which the worker then frees, as in
+    the app."""
+    from PySide6.QtCore import QCoreApplication
+
+    from desktop_app.app.worker import RenderWorker
+    from desktop_app.bench.common import StrokeSketch
+    from desktop_app.core.types import RenderRequest
+
+    _KEEP.append(QCoreApplication.instance() or QCoreApplication([]))  # for the QThread
+    rng = random.Random(seed)
+    loads = TimedLoads(device, model)
+    worker = RenderWorker(loads)
+    sketches = StrokeSketch(size)
+    ids = iter(range(1, 1_000_000))
+
+    def frame(delay_s: float | None) -> tuple[float | None, str]:
+        """A frame of ``model``; with ``delay_s``, ``target`` is chosen that far into it."""
+        count = len(loads.frames)
+        request = RenderRequest(sketches.next(), prompt=PROMPT, size=size, request_id=next(ids))
+        worker.submit(request, force=True)
+        loads.wait(lambda: len(loads.frames) > count)
+        if delay_s is None:
+            loads.wait(lambda: loads.frames[count][1] != "running")
+            return None, loads.frames[count][1]
+        time.sleep(max(0.0, loads.frames[count][0] + delay_s - time.perf_counter()))
+        ms = _loaded(loads, worker, target)
+        return ms, loads.frames[count][1]
+
+    say(f"loading {model} (the first load imports the engine)")
+    _loaded(loads, worker, model)
+    say("warm-up frame")
+    frame(None)
+    t0 = time.perf_counter()
+    frame(None)
+    frame_s = time.perf_counter() - t0
+    during_frame = []
+    delays = [(i + rng.random()) / samples * frame_s for i in range(samples)]
+    for n, delay in enumerate(delays):
+        if n:
+            _loaded(loads, worker, model)
+        ms, how = frame(delay)
+        during_frame.append({"at_s": round(delay, 2), "ms": round(ms, 1), "frame": how})
+        say(f"frame sample {n + 1}/{samples}: {ms:.0f} ms ({how})")
+    t0 = time.perf_counter()
+    _loaded(loads, worker, model)
+    load_s = time.perf_counter() - t0
+    say(f"a whole load of {model}: {load_s:.1f} s")
+    during_load = []
+    delays = [(i + rng.random()) / samples * load_s for i in range(samples)]
+    for n, delay in enumerate(delays):
+        count = len(loads.asked)
+        worker.load_model(model, device)
+        loads.wait(lambda count=count: len(loads.asked) > count)
+        time.sleep(max(0.0, loads.asked[count][1] + delay - time.perf_counter()))
+        ms = _loaded(loads, worker, target)
+        how = loads.ended[count][1]
+        during_load.append({"at_s": round(delay, 2), "ms": round(ms, 1), "load": how})
+        say(f"load sample {n + 1}/{samples}: {ms:.0f} ms ({how})")
+    worker.stop(10_000)
+    both = [x["ms"] for x in during_frame + during_load]
+    return {
+        "model": model,
+        "switch_to": target,
+        "size": size,
+        "device": device or "default",
+        "load_s": round(load_s, 1),
+        "frame_s": round(frame_s, 1),
+        "during_frame": during_frame,
+        "during_load": during_load,
+        "max_ms": max(both),
+        "median_ms": round(statistics.median(both), 1),
+        # chosen after the frame's last cancel point (or the load's last progress): it ended
+        "not_stopped": sum(x["frame"] == "finished" for x in during_frame)
+        + sum(x["load"] == "loaded" for x in during_load),
+    }
+
+
+def switch_table(r: dict) -> str:
+    def cell(samples: list[dict], key: str) -> str:
+        return ", ".join(f"{x['ms']:.0f} ms at {x['at_s']:.1f} s ({x[key]})" for x in samples)
+
+    return "\n".join(
+        [
+            f"choosing {r['switch_to']} while {r['model']} works (frame {r['size']}: "
+            f"{r['frame_s']:.1f} s; load {r['load_s']:.1f} s); choice → new load:",
+            f"- during a frame: {cell(r['during_frame'], 'frame')}",
+            f"- during the load: {cell(r['during_load'], 'load')}",
+            f"- median {r['median_ms']:.0f} ms, max {r['max_ms']:.0f} ms",
+        ]
+    )
+
+
 def table(r: dict) -> str:
     h, p, lat, f = r["hook_cost"], r["cancel_points"], r["cancel_latency"], r["frame"]
     lines = [
@@ -412,11 +604,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="for the moments of the cancels")
     parser.add_argument("--device", default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--switch-to",
+        metavar="MODEL",
+        help="measure only a model choice's wait: MODEL chosen during --model's frames and "
+        "loads (--cancels moments of each)",
+    )
     args = parser.parse_args(argv)
     if args.frames < 1 or args.cancels < 1 or args.size < 64 or args.size % 64:
         parser.error("--frames and --cancels must be at least 1, --size a multiple of 64")
     import desktop_app  # noqa: F401 - sets OMP_WAIT_POLICY before torch loads
 
+    command = shlex.join(
+        ["benchmarks/cancellation.py", *(argv if argv is not None else sys.argv[1:])]
+    )
+    if args.switch_to:
+        report = switch_latency(
+            args.model,
+            args.switch_to,
+            args.size,
+            args.cancels,
+            args.device,
+            args.seed,
+            say=lambda msg: print(msg, file=sys.stderr),
+        )
+        report.update(command=command, date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        print(json.dumps(report, indent=2) if args.json else switch_table(report))
+        return 0
     report = run(
         args.model,
         args.size,
@@ -425,9 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         args.device,
         seed=args.seed,
         say=lambda msg: print(msg, file=sys.stderr),
-        command=shlex.join(
-            ["benchmarks/cancellation.py", *(argv if argv is not None else sys.argv[1:])]
-        ),
+        command=command,
     )
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0

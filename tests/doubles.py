@@ -121,7 +121,9 @@ class FakeEngine:
 def fake_loader(engine: FakeEngine | None = None, error: Exception | None = None):
     """A ``load_engine``-shaped callable returning ``engine`` (or raising ``error``)."""
 
-    def load(model: str, device: str | None = None, progress: Any = None) -> FakeEngine:
+    def load(
+        model: str, device: str | None = None, progress: Any = None, **_options: Any
+    ) -> FakeEngine:  # options: a server's token and CA files, ignored
         if progress is not None:
             progress(f"Loading {model} (fake)…")
         if error is not None:

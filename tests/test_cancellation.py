@@ -325,3 +325,35 @@ def test_a_settled_request_with_the_same_inputs_lets_the_frame_finish(qtbot, rig
         qtbot.wait(int(slow.frame_s * 1500))  # time for any further frame to arrive
     assert r.cancelled == []
     assert r.results == [1, 2]  # finished, and the same inputs are not rendered again
+
+
+class GiveUp(Exception):
+    pass
+
+
+def meta_layers(count: int) -> torch.nn.Module:
+    from accelerate import init_empty_weights
+
+    with init_empty_weights(include_buffers=False):
+        return torch.nn.Sequential(*(torch.nn.Linear(64, 64) for _ in range(count)))
+
+
+def test_a_random_build_says_how_far_it_is_and_stops_where_its_progress_raises():
+    # A random full-size model takes a minute to build on a CPU: the loader hears each new
+    # percent, and a load given up for another model stops there (the worker's progress
+    # callback raises), leaving the rest unbuilt.
+    from desktop_app.engine.builders import fill_random
+
+    heard: list[int] = []
+    fill_random(meta_layers(10), torch.float32, percent_done=heard.append)
+    assert heard == sorted(set(heard)) and heard[-1] == 100 and len(heard) >= 10
+
+    def give_up_at_half(percent: int) -> None:
+        if percent >= 50:
+            raise GiveUp
+
+    model = meta_layers(10)
+    with pytest.raises(GiveUp):
+        fill_random(model, torch.float32, percent_done=give_up_at_half)
+    devices = [layer.weight.device.type for layer in model]
+    assert devices[0] == "cpu" and devices[-1] == "meta"

@@ -91,11 +91,8 @@ class Controller(QObject):
         self.restored_reference: np.ndarray | None = None
         self._close_deadline = QTimer(self, singleShot=True)
         self._close_deadline.timeout.connect(lambda: self._finish_close(False))
-        self._lineart_jobs: set[LineArtJob | ReferenceLinesJob] = set()
         self.gate.engine_loaded.connect(self._on_engine_loaded)
         state.changed.connect(self._on_state_changed)
-        worker.job_done.connect(self._on_job_done)
-        worker.job_failed.connect(self._on_job_failed)
         worker.finished.connect(self._on_worker_finished)
         worker.styles_failed.connect(self._on_styles_failed)
         worker.progress_changed.connect(
@@ -127,7 +124,13 @@ class Controller(QObject):
         self.frames.drawing_source = drawing
 
     def find_reference_lines(self, photo: np.ndarray, version: int) -> None:
-        self._lineart_jobs.add(self.worker.submit_job(ReferenceLinesJob(photo, version)))
+        self.worker.submit_job(
+            ReferenceLinesJob(photo, version),
+            on_done=lambda lines: self.reference_lines_ready.emit(lines, version),
+            on_failed=lambda message: self.lineart_failed.emit(
+                f"Converting the reference's lines failed: {message}"
+            ),
+        )
 
     def load_model(self, model: str | None = None, check_cache: bool = True) -> None:
         self.gate.load(model, check_cache)
@@ -177,23 +180,13 @@ class Controller(QObject):
 
     # --- line art --------------------------------------------------------------------------
     def import_lineart(self, photo: np.ndarray) -> LineArtJob:
-        job = LineArtJob(photo)
-        self._lineart_jobs.add(job)
-        return self.worker.submit_job(job)
-
-    def _on_job_done(self, job: object, value: object) -> None:
-        if job in self._lineart_jobs:
-            self._lineart_jobs.discard(job)
-            if isinstance(job, ReferenceLinesJob):
-                self.reference_lines_ready.emit(value, job.version)
-            else:
-                self.lineart_ready.emit(value)
-
-    def _on_job_failed(self, job: object, message: str) -> None:
-        if job in self._lineart_jobs:
-            self._lineart_jobs.discard(job)
-            what = "the reference's lines" if isinstance(job, ReferenceLinesJob) else "line art"
-            self.lineart_failed.emit(f"Converting {what} failed: {message}")
+        return self.worker.submit_job(
+            LineArtJob(photo),
+            on_done=self.lineart_ready.emit,
+            on_failed=lambda message: self.lineart_failed.emit(
+                f"Converting line art failed: {message}"
+            ),
+        )
 
     # --- closing ---------------------------------------------------------------------------
     def close(self) -> None:

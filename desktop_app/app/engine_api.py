@@ -7,10 +7,26 @@ render worker), so importing the app layer never imports torch. A server's engin
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+_imports_frozen = False
+
+
+def _freeze_imports() -> None:
+    """Once, after the engine's imports and before the first model exists: move every object
+    alive now (torch's, diffusers' and transformers' modules: half a million) out of the
+    collector's sight. They live as long as the process anyway, and the full collection the
+    worker runs before each load (to free the old model) then takes milliseconds, not 0.4 s
+    of a 2-core CPU, so a new model choice is served that much sooner."""
+    global _imports_frozen
+    if not _imports_frozen:
+        _imports_frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 def load_engine(
@@ -25,6 +41,7 @@ def load_engine(
     ``resolving_loader``); ``compile_models`` is ``--compile``."""
     from desktop_app.engine.loading import load_engine as _load_engine
 
+    _freeze_imports()
     return _load_engine(
         model,
         device=device,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Signal, SignalInstance
 
 from desktop_app.app.frame_pacer import FramePacer
 from desktop_app.app.jobs import ExportJob
@@ -39,8 +39,6 @@ class Exporter(QObject):
         self.worker = worker
         self.frames = frames
         self._in_flight: set[ExportJob] = set()
-        worker.job_done.connect(self._on_job_done)
-        worker.job_failed.connect(self._on_job_failed)
 
     @property
     def in_flight(self) -> int:
@@ -63,21 +61,17 @@ class Exporter(QObject):
                 sketch = self.frames.sketch_source()
         job = ExportJob(result, self.folder(), sketch, self.frames.drawing_of(result))
         self._in_flight.add(job)
-        self.worker.submit_job(job)
+        self.worker.submit_job(
+            job,
+            on_done=lambda path: self._ended(job, self.export_finished, path),
+            on_failed=lambda message: self._ended(
+                job, self.export_failed, f"Export failed: {message}"
+            ),
+        )
         return job
 
-    def _on_job_done(self, job: object, path: object) -> None:
-        if job in self._in_flight:
-            self._in_flight.discard(job)
-            self.export_finished.emit(path)
-            self._maybe_idle()
-
-    def _on_job_failed(self, job: object, message: str) -> None:
-        if job in self._in_flight:
-            self._in_flight.discard(job)
-            self.export_failed.emit(f"Export failed: {message}")
-            self._maybe_idle()
-
-    def _maybe_idle(self) -> None:
+    def _ended(self, job: ExportJob, news: SignalInstance, text: str) -> None:
+        self._in_flight.discard(job)
+        news.emit(text)
         if not self._in_flight:
             self.idle.emit()

@@ -23,11 +23,3 @@ def rgb_to_qimage(array: np.ndarray) -> QImage:
     height, width = array.shape[:2]
     view = QImage(array.data, width, height, width * 3, QImage.Format.Format_RGB888)
     return view.copy()  # detach from the numpy buffer
-
-
-def load_image_file(path: str) -> np.ndarray | None:
-    """An image file as RGB uint8, or None when Qt cannot read it."""
-    image = QImage(path)
-    if image.isNull():
-        return None
-    return qimage_to_rgb(image)

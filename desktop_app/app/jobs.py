@@ -1,9 +1,9 @@
 """Work that runs in the render worker besides frames, one class per kind.
 
-The worker runs ``job.run(engine, should_cancel)`` in its thread and hands the job back with
-its value (or its failure) in ``job_done`` / ``job_failed``; whoever submitted a kind of job
-handles that kind, recognised by its type. ``should_cancel`` turns True when the user gives
-up on queued work (closing with "Quit without waiting"); a long job passes it to the engine.
+The worker runs ``job.run(engine, should_cancel)`` in its thread, then calls the callbacks
+given with the job (``RenderWorker.submit_job``) on the UI thread: its value to whoever asked
+for that very job, no one else. ``should_cancel`` turns True when the user gives up on queued
+work (closing with "Quit without waiting"); a long job passes it to the engine.
 Everything a job needs is captured when it is made, on the UI thread, so nothing it reads can
 change while it runs.
 """

@@ -42,8 +42,6 @@ class ModelGate(QObject):
         self._cache_job: CacheCheckJob | None = None
         worker.model_loaded.connect(self._on_model_loaded)
         worker.load_failed.connect(self._on_load_failed)
-        worker.job_done.connect(self._on_job_done)
-        worker.job_failed.connect(self._on_job_failed)
 
     @property
     def can_render(self) -> bool:
@@ -60,8 +58,13 @@ class ModelGate(QObject):
         if check_cache and download_worker.downloadable(model):
             self._requested = False
             self.status_changed.emit(f"Checking {model} in the model cache…")
-            self._cache_job = CacheCheckJob(model, self.variant, self.device)
-            self.worker.submit_job(self._cache_job)
+            job = self._cache_job = CacheCheckJob(model, self.variant, self.device)
+            self.worker.model_chosen()  # the load or frame in progress is not waited for
+            self.worker.submit_job(
+                job,
+                on_done=lambda check: self._on_cache_checked(job, check),
+                on_failed=lambda _message: self._on_cache_check_failed(job),
+            )
             return False
         self._requested = True
         if is_server_model(model):
@@ -91,9 +94,9 @@ class ModelGate(QObject):
         self.status_changed.emit("No model loaded")
         self.engine_failed.emit(message)
 
-    def _on_job_done(self, job: object, check: object) -> None:
+    def _on_cache_checked(self, job: CacheCheckJob, check) -> None:
         if job is not self._cache_job:
-            return  # another kind of job, or another model was chosen meanwhile
+            return  # another model was chosen meanwhile
         if check.complete:
             self.load(check.preset, check_cache=False)
             return
@@ -101,6 +104,6 @@ class ModelGate(QObject):
         self.status_changed.emit(f"{check.preset} is not downloaded yet")
         self.download_needed.emit(check)
 
-    def _on_job_failed(self, job: object, _message: str) -> None:
+    def _on_cache_check_failed(self, job: CacheCheckJob) -> None:
         if job is self._cache_job:
             self.load(job.model, check_cache=False)  # the loader explains what is wrong

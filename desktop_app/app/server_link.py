@@ -41,9 +41,11 @@ class ServerLink(QObject):
         self.trouble: str | None = None  # what is wrong now, while retrying
         self.failures = 0  # in a row, for the backoff
         self._slow_shown = False
+        self._newest_request = 0
         self._retry = single_shot(self, 0, self.retry_now)
         self._slow = single_shot(self, SLOW_AFTER_MS, self._on_slow)
         worker.unavailable.connect(self._on_unavailable)
+        worker.skipped.connect(self._on_skipped)
         gate.engine_loaded.connect(lambda _info: self._on_answer(picture=False))
         gate.engine_failed.connect(lambda _message: self._slow.stop())
         frames.frame_requested.connect(self._on_requested)
@@ -91,9 +93,16 @@ class ServerLink(QObject):
             "you can keep drawing.",
         )
 
-    def _on_requested(self, _request_id: int) -> None:
+    def _on_requested(self, request_id: int) -> None:
+        self._newest_request = request_id
         if self.active and not self._slow.isActive() and self.trouble is None:
             self._slow.start()
+
+    def _on_skipped(self, request_id: int) -> None:
+        # The worker did not send it (its picture is on screen): no picture is coming, unless
+        # a newer request went out meanwhile.
+        if request_id == self._newest_request:
+            self._slow.stop()
 
     def _on_slow(self) -> None:
         if self.active and self.trouble is None:

@@ -4,8 +4,10 @@ Follows the Qt for Python Mandelbrot ``RenderThread`` pattern: a QMutex guards t
 work, a QWaitCondition parks the thread when there is none, and an abort flag ends it. At most
 one render is in flight; a new request replaces the pending one (latest wins), and a settled
 request (a stroke's end, a new prompt) also cancels the frame in flight when that frame would
-still take long (see ``SUPERSEDE_MIN_REMAINING_S``). The UI thread only ever takes the mutex
-for a few assignments; it never waits on a render.
+still take long (see ``SUPERSEDE_MIN_REMAINING_S``). A new model choice gives up the load or
+the frame in progress at once: the loader's progress and the frame's cancel points ask whether
+the model they work for is still the chosen one. The UI thread only ever takes the mutex for
+a few assignments; it never waits on a render.
 """
 
 from __future__ import annotations
@@ -40,8 +42,18 @@ MAX_SUPERSEDED_IN_ROW = 2
 _FRAME_TIME_WEIGHT = 0.3  # of the newest frame in the running estimate
 
 
+@dataclasses.dataclass(frozen=True)
+class Submitted:
+    """A job and whom to tell when it has ended (called on the UI thread)."""
+
+    job: Job
+    on_done: Callable[[Any], None]
+    on_failed: Callable[[str], None]
+
+
 class _Aborted(Exception):
-    """Raised from the progress callback to end a model load when the worker is stopping."""
+    """Raised from the progress callback to end a model load when the worker is stopping or
+    another model was chosen."""
 
 
 class RenderWorker(QThread):
@@ -50,14 +62,18 @@ class RenderWorker(QThread):
     result_ready = Signal(object)  # FrameResult
     failed = Signal(int, str)  # request_id, message
     cancelled = Signal(int)  # request_id of a frame given up for a newer one
+    # request_id of a request not rendered: the same inputs as the last frame rendered, whose
+    # picture is already out (whoever waits for a picture stops waiting).
+    skipped = Signal(int)
     progress_changed = Signal(str)
     # A frame or a load failed because the server that renders them cannot be reached (as
     # well as ``failed`` / ``load_failed``): worth trying again in a while.
     unavailable = Signal(str)
     # LoRA styles a frame asked for could not be used: (message, the styles still in use).
     styles_failed = Signal(str, object)
-    job_done = Signal(object, object)  # Job, value
-    job_failed = Signal(object, str)  # Job, message
+    # A job has ended, in the worker thread: (its Submitted, its value or None, the failure
+    # or None); delivered to the UI thread, where the job's own callback is called.
+    _job_ended = Signal(object, object, object)
 
     def __init__(self, loader: Loader | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -66,13 +82,19 @@ class RenderWorker(QThread):
 
             loader = engine_api.load_engine
         self._loader = loader
+        # Queued: the worker object lives in the UI thread, so its slot runs there.
+        self._job_ended.connect(self._deliver)
         self._mutex = QMutex()
         self._condition = QWaitCondition()
         self._abort = False
         self._drop_jobs = False  # the user gave up on queued work: the job running stops too
         self._pending_load: tuple[str, str | None, dict[str, Any]] | None = None
         self._pending: tuple[RenderRequest, bool, bool] | None = None
-        self._jobs: deque[Job] = deque()
+        self._jobs: deque[Submitted] = deque()
+        # Model choices so far, and the one whose model the worker loads or renders with now:
+        # when they differ, the load or frame in progress is of no more use.
+        self._choice = 0
+        self._working_for = 0
         # Touched only from the worker thread:
         self._engine: FrameEngine | None = None
         self._styles: tuple = ()  # the LoRA styles the engine has fused
@@ -94,7 +116,14 @@ class RenderWorker(QThread):
         file, captured here on the UI thread)."""
         with QMutexLocker(self._mutex):
             self._pending_load = (model, device, options)
+            self._choice += 1
             self._start_or_wake()
+
+    def model_chosen(self) -> None:
+        """Another model was chosen and will be loaded after a check (its cache): the load or
+        the frame in progress stops now rather than finish for a model no longer wanted."""
+        with QMutexLocker(self._mutex):
+            self._choice += 1
 
     def submit(self, request: RenderRequest, force: bool = False, supersede: bool = False) -> None:
         """Queue ``request``, replacing any request not yet started. With ``supersede`` it
@@ -104,16 +133,20 @@ class RenderWorker(QThread):
             self._pending = (request, force, supersede)
             self._start_or_wake()
 
-    def submit_job(self, job: Job) -> Job:
-        """Run ``job.run(engine)`` in the worker thread, before any pending frame."""
+    def submit_job(
+        self,
+        job: Job,
+        on_done: Callable[[Any], None],
+        on_failed: Callable[[str], None],
+    ) -> Job:
+        """Run ``job.run(engine, should_cancel)`` in the worker thread, before any pending
+        frame; then, on the UI thread, ``on_done(value)`` or ``on_failed(message)`` (the
+        message is "cancelled" when the user gave up on queued work). A job dropped before it
+        ran (``request_stop(keep_jobs=False)``) hears nothing."""
         with QMutexLocker(self._mutex):
-            self._jobs.append(job)
+            self._jobs.append(Submitted(job, on_done, on_failed))
             self._start_or_wake()
         return job
-
-    def queued_jobs(self) -> list[Job]:
-        with QMutexLocker(self._mutex):
-            return list(self._jobs)
 
     def request_stop(self, keep_jobs: bool = True) -> None:
         """Ask the thread to end without waiting: the frame in flight is cancelled within one
@@ -156,6 +189,7 @@ class RenderWorker(QThread):
                 if self._abort and not self._jobs:
                     return
                 load, job, pending = None, None, None
+                self._working_for = self._choice
                 if self._pending_load is not None:
                     load, self._pending_load = self._pending_load, None
                 elif self._jobs:
@@ -171,8 +205,13 @@ class RenderWorker(QThread):
             elif pending is not None:
                 self._render(*pending[:2])
 
+    def _given_up(self) -> bool:
+        """The worker stops, or another model was chosen since this turn of the loop began
+        (two attribute reads: asked before every model block of a frame)."""
+        return self._abort or self._choice != self._working_for
+
     def _progress(self, message: str) -> None:
-        if self._abort:
+        if self._given_up():
             raise _Aborted
         self.progress_changed.emit(message)
 
@@ -196,24 +235,20 @@ class RenderWorker(QThread):
         except Exception as err:  # noqa: BLE001 - every failure is shown, the thread lives on
             log_error(err, f"loading {model}")
             self._load_error = f"the model did not load: {user_message(err)}"
-            if not (self._abort or self._superseded()):
+            if not self._given_up():
                 self._say_if_unavailable(err)
                 self.load_failed.emit(user_message(err))
             return
-        self._engine = engine
-        if not (self._abort or self._superseded()):
+        # A model chosen meanwhile: this one's news would be stale, and it is dropped (the
+        # next turn of the loop loads the newer choice).
+        if not self._given_up():
+            self._engine = engine
             self.model_loaded.emit(engine.info)
 
-    def _superseded(self) -> bool:
-        """Another model was chosen while this one loaded: its news would be stale, and the
-        next turn of the loop loads the newer choice."""
-        with QMutexLocker(self._mutex):
-            return self._pending_load is not None
-
     def _should_cancel(self) -> bool:
-        """Asked by the engine before every model block: read without the mutex (one
-        attribute read, atomic under the GIL) because it is asked hundreds of times a frame."""
-        if self._abort:
+        """Asked by the engine before every model block: read without the mutex (attribute
+        reads, atomic under the GIL) because it is asked hundreds of times a frame."""
+        if self._given_up():
             return True
         pending = self._pending
         in_flight = self._in_flight
@@ -238,6 +273,7 @@ class RenderWorker(QThread):
 
     def _render(self, request: RenderRequest, force: bool) -> None:
         if not force and request.same_inputs(self._last):
+            self.skipped.emit(request.request_id)
             return
         if self._engine is None:
             self.failed.emit(request.request_id, self._load_error)
@@ -295,14 +331,21 @@ class RenderWorker(QThread):
     def _jobs_dropped(self) -> bool:
         return self._drop_jobs
 
-    def _run_job(self, job: Job) -> None:
+    def _run_job(self, submitted: Submitted) -> None:
         try:
-            value = job.run(self._engine, self._jobs_dropped)
+            value = submitted.job.run(self._engine, self._jobs_dropped)
         except RenderCancelled:
-            self.job_failed.emit(job, "cancelled")
+            self._job_ended.emit(submitted, None, "cancelled")
             return
         except Exception as err:  # noqa: BLE001 - reported to whoever asked
-            log_error(err, f"the job {type(job).__name__}")
-            self.job_failed.emit(job, user_message(err))
+            log_error(err, f"the job {type(submitted.job).__name__}")
+            self._job_ended.emit(submitted, None, user_message(err))
             return
-        self.job_done.emit(job, value)
+        self._job_ended.emit(submitted, value, None)
+
+    def _deliver(self, submitted: Submitted, value: Any, failure: str | None) -> None:
+        """On the UI thread: the job's own callback."""
+        if failure is None:
+            submitted.on_done(value)
+        else:
+            submitted.on_failed(failure)

@@ -250,10 +250,6 @@ FRAME_SETTINGS = (
 )
 
 
-def defaults() -> dict[str, Any]:
-    return {name: setting.default for name, setting in SETTINGS.items()}
-
-
 def stored_in(store: Store) -> tuple[str, ...]:
     return tuple(name for name, s in SETTINGS.items() if s.store == store)
 

@@ -35,14 +35,6 @@ def lora_name(path: str) -> str:
     return name[: -len(".safetensors")] if name.lower().endswith(".safetensors") else name
 
 
-def check_size(size: int) -> int:
-    return SETTINGS["size"].check(size)
-
-
-def check_strength(strength: float) -> float:
-    return SETTINGS["strength"].check(strength)
-
-
 @dataclass(frozen=True, eq=False)
 class RenderRequest:
     """One frame: the sketch as it is now plus every setting that shapes the picture.

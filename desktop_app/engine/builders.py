@@ -9,6 +9,7 @@ SDXL take longer than the frames it is used to time.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from accelerate import init_empty_weights
@@ -16,6 +17,7 @@ from diffusers import AutoencoderKL, AutoencoderTiny, ControlNetModel, UNet2DCon
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
+from desktop_app.engine.components import Progress
 from desktop_app.engine.parts import TURBO_SCHEDULER, ModelParts
 
 _SDXL_UNET = dict(
@@ -119,30 +121,51 @@ def _tile(data: torch.Tensor, pool: torch.Tensor) -> None:
         flat[whole * size :].copy_(pool[:rest])
 
 
-def fill_random(module: torch.nn.Module, dtype: torch.dtype, seed: int = 0) -> torch.nn.Module:
-    """Materialise meta parameters as values in ±1/sqrt(fan_in); norms get weight 1, bias 0."""
+def fill_random(
+    module: torch.nn.Module,
+    dtype: torch.dtype,
+    seed: int = 0,
+    percent_done: Callable[[int], None] | None = None,
+) -> torch.nn.Module:
+    """Materialise meta parameters as values in ±1/sqrt(fan_in); norms get weight 1, bias 0.
+
+    ``percent_done`` hears each new whole percent of the values filled: a full-size UNet
+    takes half a minute on a small CPU, so the loader can say how far it is, and a load
+    given up for another model stops at the next percent (its progress callback raises)."""
     pool = torch.rand(1 << 16, generator=torch.Generator().manual_seed(seed)) * 2 - 1
     pool = pool.to(dtype)
-    for sub in module.modules():
-        for name, param in list(sub._parameters.items()):
-            if param is None:
-                continue
-            data = torch.empty(param.shape, dtype=dtype)
-            if param.dim() >= 2:
-                _tile(data, pool)
-                data.mul_(1.0 / math.sqrt(max(1, param[0].numel())))
-            elif name == "weight":
-                data.fill_(1.0)
-            else:
-                data.zero_()
-            sub._parameters[name] = torch.nn.Parameter(data, requires_grad=False)
+    params = [
+        (sub, name, param)
+        for sub in module.modules()
+        for name, param in list(sub._parameters.items())
+        if param is not None
+    ]
+    total = sum(param.numel() for _, _, param in params) or 1
+    filled, said = 0, -1
+    for sub, name, param in params:
+        data = torch.empty(param.shape, dtype=dtype)
+        if param.dim() >= 2:
+            _tile(data, pool)
+            data.mul_(1.0 / math.sqrt(max(1, param[0].numel())))
+        elif name == "weight":
+            data.fill_(1.0)
+        else:
+            data.zero_()
+        sub._parameters[name] = torch.nn.Parameter(data, requires_grad=False)
+        filled += param.numel()
+        percent = filled * 100 // total
+        if percent_done is not None and percent != said:
+            said = percent
+            percent_done(percent)
     return module
 
 
-def _build(factory, dtype: torch.dtype, seed: int):
+def _build(factory, dtype: torch.dtype, seed: int, progress: Progress | None = None, what=""):
+    """``factory``'s module with random weights; ``progress`` hears "WHAT: N %" as it fills."""
     with init_empty_weights(include_buffers=False):
         module = factory()
-    return fill_random(module, dtype, seed).eval()
+    percent_done = None if progress is None else lambda n: progress(f"{what}: {n} %")
+    return fill_random(module, dtype, seed, percent_done).eval()
 
 
 def _sdxl_added_dim(time_dim: int, pooled_dim: int) -> int:
@@ -265,44 +288,65 @@ def build_tiny(dtype: torch.dtype = torch.float32, family: str = "sdxl") -> Mode
     )
 
 
-def build_random(family: str, dtype: torch.dtype = torch.float32) -> ModelParts:
+def build_random(
+    family: str, dtype: torch.dtype = torch.float32, progress: Progress | None = None
+) -> ModelParts:
     """The full-size SDXL, SD 2.1 or SD 1.5 architecture plus a matching ControlNet, random
-    weights."""
+    weights; ``progress`` hears how far each part is (about a minute for SDXL on a CPU)."""
     tokenizer = tiny_tokenizer()
     vocab = 49408  # the real CLIP vocabulary size, so the embedding tables are full-size
     encoders: tuple[torch.nn.Module, ...]  # one for SD 1.x/2.x, two for SDXL
+    name = f"random:{family}"
+    encoder = f"building {name}: the text encoder"
     if family == "sdxl":
         unet_arch = _SDXL_UNET
         encoders = (
-            _build(lambda: CLIPTextModel(_clip_config(_CLIP_L, vocab)), dtype, 5),
-            _build(lambda: CLIPTextModelWithProjection(_clip_config(_CLIP_BIG_G, vocab)), dtype, 6),
+            _build(
+                lambda: CLIPTextModel(_clip_config(_CLIP_L, vocab)), dtype, 5, progress, encoder
+            ),
+            _build(
+                lambda: CLIPTextModelWithProjection(_clip_config(_CLIP_BIG_G, vocab)),
+                dtype,
+                6,
+                progress,
+                f"{encoder} 2",
+            ),
         )
         scaling = 0.13025
-    elif family == "sd21":
-        unet_arch = _SD21_UNET
-        encoders = (_build(lambda: CLIPTextModel(_clip_config(_OPEN_CLIP_H, vocab)), dtype, 5),)
-        scaling = 0.18215
-    elif family == "sd15":
-        unet_arch = _SD15_UNET
-        encoders = (_build(lambda: CLIPTextModel(_clip_config(_CLIP_L, vocab)), dtype, 5),)
+    elif family in ("sd21", "sd15"):
+        unet_arch = _SD21_UNET if family == "sd21" else _SD15_UNET
+        clip = _OPEN_CLIP_H if family == "sd21" else _CLIP_L
+        encoders = (
+            _build(lambda: CLIPTextModel(_clip_config(clip, vocab)), dtype, 5, progress, encoder),
+        )
         scaling = 0.18215
     else:
         raise ValueError(f"unknown family {family}")
     control_arch = {
         k: v for k, v in unet_arch.items() if k not in ("up_block_types", "sample_size")
     }
-    unet = _build(lambda: UNet2DConditionModel(**unet_arch), dtype, 1)
+    unet = _build(
+        lambda: UNet2DConditionModel(**unet_arch), dtype, 1, progress, f"building {name}: the UNet"
+    )
     controlnet = _build(
         lambda: ControlNetModel(
             **control_arch, conditioning_embedding_out_channels=(16, 32, 96, 256)
         ),
         dtype,
         2,
+        progress,
+        f"building {name}: the ControlNet",
     )
-    vae = _build(lambda: AutoencoderKL(**_FULL_VAE, scaling_factor=scaling), dtype, 3)
+    vae = _build(
+        lambda: AutoencoderKL(**_FULL_VAE, scaling_factor=scaling),
+        dtype,
+        3,
+        progress,
+        f"building {name}: the VAE",
+    )
     tae = _build(lambda: AutoencoderTiny(), dtype, 4)
     return ModelParts(
-        name=f"random:{family}",
+        name=name,
         family=family,
         unet=unet,
         controlnet=controlnet,

@@ -57,7 +57,7 @@ def load_engine(
     parts = load_parts(model, placement.dtype, controlnet, preview_decoder, progress)
     if progress:
         progress(f"moving {parts.name} to {placement.device}")
-    engine = Engine(parts, placement, compile_models, compile_backend)
+    engine = Engine(parts, placement, compile_models, compile_backend, progress)
     if compile_models:
         engine.warm_up(progress=progress)
     return engine
@@ -91,7 +91,7 @@ def load_parts(
         elif preset.builtin == "tiny":
             parts = build_tiny(dtype)
         else:
-            parts = build_random(preset.family, dtype)
+            parts = build_random(preset.family, dtype, say)
         parts.licence = preset.licence
         return parts
     path = Path(model).expanduser()

@@ -48,6 +48,29 @@ _NOISE_CACHE_SIZE = 4
 OPTIMISING = "optimising for this device: the first start takes a minute or two"
 
 
+def _to_channels_last(
+    module: torch.nn.Module | None, progress: Callable[[str], None] | None, what: str
+) -> None:
+    """``module.to(memory_format=torch.channels_last)`` one layer at a time, so that
+    ``progress`` hears "WHAT: N %" at each new percent of the weights."""
+    if module is None:
+        return
+    layers = [
+        m
+        for m in module.modules()
+        if any(t.dim() in (4, 5) for t in (*m.parameters(False), *m.buffers(False)))
+    ]
+    total = sum(t.numel() for m in layers for t in m.parameters(False)) or 1
+    done, said = 0, -1
+    for layer in layers:
+        layer.to(memory_format=torch.channels_last)
+        done += sum(t.numel() for t in layer.parameters(False))
+        percent = done * 100 // total
+        if progress is not None and percent != said:
+            said = percent
+            progress(f"{what}: {percent} %")
+
+
 class Engine:
     """Owns the loaded model on one device; call from one thread at a time."""
 
@@ -57,7 +80,10 @@ class Engine:
         placement: Placement,
         compile_models: bool = False,
         compile_backend: str = "inductor",
+        progress: Callable[[str], None] | None = None,
     ):
+        """``progress`` hears how far the weights' new layout is (over a second for SDXL on
+        a small CPU); a load given up for another model stops there (it raises)."""
         if compile_models and compile_backend == "inductor" and is_frozen():
             # Inductor builds C++ and Triton code with the Python headers, a compiler and
             # triton: the desktop bundle carries none of them (triton alone is 900 MB).
@@ -79,9 +105,9 @@ class Engine:
         parts.vae.to(self.device, self.vae_dtype).eval().requires_grad_(False)
         # Convolutions run fastest channels-last on both cuDNN and oneDNN; for the tiny
         # decoder it also leaves the image in pixel order, so the host copy needs no shuffle.
-        for module in (parts.unet, parts.controlnet, parts.tae):
-            if module is not None:
-                module.to(memory_format=torch.channels_last)
+        for what, module in (("UNet", parts.unet), ("ControlNet", parts.controlnet)):
+            _to_channels_last(module, progress, f"laying out the {what} for {self.device}")
+        _to_channels_last(parts.tae, None, "")
         # Not with --compile: its graphs take plain weights (and inductor can pack its own).
         self.packed_weights = None
         if not compile_models:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,9 +14,11 @@ from desktop_app.core.types import RenderRequest
 
 
 def export(qtbot, worker, result, folder) -> np.ndarray:
-    with qtbot.waitSignal(worker.job_done, timeout=120_000) as done:
-        worker.submit_job(ExportJob(result, folder))
-    with Image.open(done.args[1]) as image:
+    paths, failures = [], []
+    worker.submit_job(ExportJob(result, folder), paths.append, failures.append)
+    qtbot.waitUntil(lambda: bool(paths or failures), timeout=120_000)
+    assert failures == []
+    with Image.open(paths[0]) as image:
         return np.asarray(image.convert("RGB"))
 
 
@@ -39,8 +43,12 @@ def test_tiny_renders_exports_and_a_reload_never_decodes_old_latents(qtbot, tmp_
         assert full.shape == (256, 256, 3) and not np.array_equal(full, result.image)
 
         # The same name loaded again is another load: the old latents are not decoded by it.
+        # The old model is freed before the new one loads (the collector still sees it, though
+        # the imports' objects are frozen out of its sight).
+        old_unet = weakref.ref(worker._engine.parts.unet)
         with qtbot.waitSignal(worker.model_loaded, timeout=120_000) as reloaded:
             worker.load_model("tiny", "cpu")
+        assert old_unet() is None
         assert reloaded.args[0].model == first_load.model
         assert reloaded.args[0].load_id != first_load.load_id
         assert np.array_equal(export(qtbot, worker, result, tmp_path / "b"), result.image)

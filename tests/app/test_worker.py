@@ -244,19 +244,38 @@ class RecordingJob:
         return engine.info.model
 
 
-def test_jobs_run_in_the_worker_thread(qtbot, rig):
+class Outcomes:
+    """The callbacks of one submitted job: what each heard, and on which thread."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, object]] = []
+        self.threads: list[QThread] = []
+
+    def done(self, value) -> None:
+        self.heard.append(("done", value))
+        self.threads.append(QThread.currentThread())
+
+    def failed(self, message: str) -> None:
+        self.heard.append(("failed", message))
+        self.threads.append(QThread.currentThread())
+
+
+def test_jobs_run_in_the_worker_thread_and_each_tells_only_its_own_callbacks(qtbot, rig):
     controller = rig()
     loaded(qtbot, controller)
     worker = controller.worker
-    job = RecordingJob()
-    with qtbot.waitSignal(worker.job_done, timeout=5000) as done:
-        worker.submit_job(job)
-    assert done.args == [job, "fake"]
+    job, failing = RecordingJob(), RecordingJob(fail=True)
+    ok, bad = Outcomes(), Outcomes()
+    worker.submit_job(job, ok.done, ok.failed)
+    worker.submit_job(failing, bad.done, bad.failed)
+    qtbot.waitUntil(lambda: bool(ok.heard and bad.heard), timeout=5000)
+    qtbot.wait(50)
+    assert ok.heard == [("done", "fake")]
+    assert len(bad.heard) == 1 and bad.heard[0][0] == "failed"
+    assert "ZeroDivisionError" in bad.heard[0][1]
     assert job.thread is worker and job.thread is not QThread.currentThread()
-    failing = RecordingJob(fail=True)
-    with qtbot.waitSignal(worker.job_failed, timeout=5000) as failed:
-        worker.submit_job(failing)
-    assert failed.args[0] is failing and "ZeroDivisionError" in failed.args[1]
+    # The callbacks run on the UI thread, where the window may touch widgets.
+    assert ok.threads == bad.threads == [QThread.currentThread()]
 
 
 def test_a_model_chosen_during_a_load_is_the_one_reported(qtbot):
@@ -296,3 +315,134 @@ def test_a_smaller_frame_in_motion_is_not_cancelled_for_the_full_size(qtbot, rig
     full = controller.frames.request_frame()  # the stroke ended: settled, full size
     qtbot.waitUntil(lambda: controller.frames.current.request_id == full, timeout=10_000)
     assert engine.cancelled == [] and engine.rendered[-2:] == [smaller, full]
+
+
+class SlowLoads:
+    """A loader whose model ``slow`` takes 30 s (far longer than a test may take: only a
+    cancel ends it early), telling its progress every 10 ms as the real loader tells its
+    own; other models load at once. It notes how each load ended."""
+
+    def __init__(self, engine: FakeEngine | None = None) -> None:
+        self.engine = engine
+        self.started = threading.Event()
+        self.ended: list[tuple[str, str]] = []  # (model, "loaded" or "stopped")
+
+    def __call__(self, model, device=None, progress=None):
+        if model == "slow":
+            self.started.set()
+            try:
+                for _ in range(3000):
+                    progress("building slow")
+                    time.sleep(0.01)
+            except BaseException:
+                self.ended.append((model, "stopped"))
+                raise
+        self.ended.append((model, "loaded"))
+        if model == "slow" and self.engine is not None:
+            return self.engine
+        return FakeEngine(model=model)
+
+
+def test_a_model_chosen_during_a_slow_load_stops_that_load(qtbot):
+    loads = SlowLoads()
+    worker = RenderWorker(loads)
+    news = []
+    worker.model_loaded.connect(lambda info: news.append(info.model))
+    worker.load_failed.connect(news.append)
+    try:
+        worker.load_model("slow")
+        assert loads.started.wait(5)
+        with qtbot.waitSignal(worker.model_loaded, timeout=5000):
+            worker.load_model("second")
+        assert loads.ended == [("slow", "stopped"), ("second", "loaded")]
+        qtbot.wait(100)
+        assert news == ["second"]
+        request = RenderRequest(np.full((64, 64, 3), 255, np.uint8), size=128, request_id=3)
+        with qtbot.waitSignal(worker.result_ready, timeout=5000) as shown:
+            worker.submit(request)
+        assert shown.args[0].params.model == "second"
+    finally:
+        assert worker.stop(2000)
+
+
+def test_a_model_chosen_during_a_slow_frame_cancels_that_frame(qtbot):
+    old = FakeEngine(delay_s=30.0, model="first")  # only a cancel ends its frame in time
+
+    def loader(model, device=None, progress=None):
+        return old if model == "first" else FakeEngine(model=model)
+
+    worker = RenderWorker(loader)
+    try:
+        with qtbot.waitSignal(worker.model_loaded, timeout=5000):
+            worker.load_model("first")
+        request = RenderRequest(np.full((64, 64, 3), 255, np.uint8), size=128, request_id=5)
+        worker.submit(request)
+        assert old.started.wait(5)
+        with qtbot.waitSignal(worker.model_loaded, timeout=5000) as loaded_news:
+            worker.load_model("second")
+        assert loaded_news.args[0].model == "second"
+        assert old.cancelled == [5] and old.rendered == []
+    finally:
+        assert worker.stop(2000)
+
+
+def test_a_model_chosen_before_its_cache_check_stops_the_load_in_progress(qtbot):
+    # A preset is checked in the model cache (a job) before it loads: the choice itself,
+    # not its load, stops the old model's load, and nothing is said of the old model.
+    loads = SlowLoads()
+    worker = RenderWorker(loads)
+    news = []
+    worker.model_loaded.connect(lambda info: news.append(info.model))
+    worker.load_failed.connect(news.append)
+    job = RecordingJob()
+    try:
+        worker.load_model("slow")
+        assert loads.started.wait(5)
+        worker.model_chosen()
+        outcome = Outcomes()
+        worker.submit_job(job, outcome.done, outcome.failed)
+        qtbot.waitUntil(lambda: bool(outcome.heard), timeout=5000)
+        assert loads.ended == [("slow", "stopped")]
+        qtbot.wait(100)
+        assert news == []
+    finally:
+        assert worker.stop(2000)
+
+
+def test_a_skipped_duplicate_request_is_not_awaited_from_a_server(qtbot, tmp_path, monkeypatch):
+    # The worker skips a request equal to the last frame it rendered (that picture is on
+    # screen): the "no picture for 4 s" notice must not follow it.
+    from desktop_app.app import server_link
+    from desktop_app.app.controller import Controller
+    from desktop_app.app.state import LiveState
+    from desktop_app.remote.address import server_model
+
+    monkeypatch.setattr(server_link, "SLOW_AFTER_MS", 200)
+    engine = FakeEngine()
+    state = LiveState()
+    state.preset = server_model("http://127.0.0.1:9")
+    state.size = 128
+    worker = RenderWorker(fake_loader(engine))  # stands for the server's engine
+    sketch = np.full((128, 128, 3), 255, np.uint8)
+    controller = Controller(state, worker, sketch_source=sketch.copy, data_dir=tmp_path)
+    notices = []
+    controller.server.changed.connect(lambda kind, text: notices.append(kind))
+    skipped = []
+    worker.skipped.connect(skipped.append)
+    try:
+        assert controller.server.active
+        with qtbot.waitSignal(controller.gate.engine_loaded, timeout=5000):
+            controller.load_model()
+        qtbot.waitUntil(lambda: controller.frames.current is not None, timeout=5000)
+        duplicate = controller.frames.request_frame()  # nothing changed since that frame
+        qtbot.wait(600)  # three times the notice's delay
+        assert skipped == [duplicate] and len(engine.rendered) == 1
+        assert notices == []
+        # A request that does render still gets the notice when its picture is late.
+        engine.delay_s = 1.0
+        sketch[5:9] = 0
+        with qtbot.waitSignal(controller.server.changed, timeout=3000) as notice:
+            controller.frames.request_frame()
+        assert notice.args[0] == "slow"
+    finally:
+        assert worker.stop(3000)
