@@ -95,9 +95,7 @@ class Controller(QObject):
         state.changed.connect(self._on_state_changed)
         worker.finished.connect(self._on_worker_finished)
         worker.styles_failed.connect(self._on_styles_failed)
-        worker.progress_changed.connect(
-            lambda text: text and self.gate.status_changed.emit(text)
-        )
+        worker.progress_changed.connect(self._say_progress)
         self.session.saved.connect(self._maybe_closed)
         self.timelapse.idle.connect(self._maybe_closed)
         self.filmstrip.writer.idle.connect(self._maybe_closed)
@@ -216,6 +214,10 @@ class Controller(QObject):
         if not self._closed:
             self._close_deadline.start(ABANDON_DEADLINE_MS)
         self._maybe_closed()
+
+    def _say_progress(self, text: str) -> None:
+        if text:
+            self.gate.status_changed.emit(text)
 
     def _on_worker_finished(self) -> None:
         # Emitted from the worker thread just before it ends: the wait is for that last step.

@@ -56,8 +56,10 @@ class ExportJob:
         result = self.result
         # Latents fit only the VAE of the load that made them; a picture from before a model
         # switch (or a reload) is exported as it was shown.
-        same_load = engine is not None and result.load_id == engine.info.load_id
-        image = engine.export_image(result, should_cancel) if same_load else result.image
+        if engine is not None and result.load_id == engine.info.load_id:
+            image = engine.export_image(result, should_cancel)
+        else:
+            image = result.image
         files.ensure_dir(self.directory)
         path = files.export_path(self.directory, result.params.seed)
         text, chunks = drawing_chunks(self.drawing, result.params) if self.drawing else ({}, [])

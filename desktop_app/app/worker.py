@@ -17,7 +17,7 @@ import gc
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QMutex, QMutexLocker, QObject, QThread, QWaitCondition, Signal
 
@@ -26,6 +26,7 @@ from desktop_app.core.errors import RenderCancelled, ServerUnavailableError, use
 from desktop_app.core.log import log_error
 from desktop_app.core.types import FrameEngine, RenderRequest
 
+JobT = TypeVar("JobT", bound=Job)
 Loader = Callable[..., Any]  # (model, device=None, progress=None, **options) -> FrameEngine
 
 # A newer settled request cancels the frame in flight only when that frame is expected to
@@ -135,10 +136,10 @@ class RenderWorker(QThread):
 
     def submit_job(
         self,
-        job: Job,
+        job: JobT,
         on_done: Callable[[Any], None],
         on_failed: Callable[[str], None],
-    ) -> Job:
+    ) -> JobT:
         """Run ``job.run(engine, should_cancel)`` in the worker thread, before any pending
         frame; then, on the UI thread, ``on_done(value)`` or ``on_failed(message)`` (the
         message is "cancelled" when the user gave up on queued work). A job dropped before it
@@ -224,7 +225,7 @@ class RenderWorker(QThread):
         # cycle that only the collector frees; collect now, not after the new one has loaded.
         gc.collect()
         self._last = None
-        self._styles: tuple = ()  # a new model starts without styles
+        self._styles = ()  # a new model starts without styles
         self._frame_s = {}
         self._superseded_in_row = 0
         self.progress_changed.emit(f"Loading {model}…")
@@ -314,6 +315,7 @@ class RenderWorker(QThread):
         self.progress_changed.emit("Applying styles…")
         try:
             # A compiled model is warmed up again: the window says it is optimising.
+            assert self._engine is not None  # frames render only once a model has loaded
             self._engine.set_loras(request.loras, progress=self.progress_changed.emit)
             self._styles = request.loras
         except Exception as err:  # noqa: BLE001 - reported; the model keeps its styles
