@@ -16,11 +16,12 @@ LINEART_DETECTORS = ("canny", "hed", "pidi", "lineart")
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """An image file as RGB uint8; transparent areas become white paper."""
+def read_image(path: str | Path, what: str = "sketch") -> np.ndarray:
+    """An image file as RGB uint8; transparent areas become white paper. ``what`` names the
+    file in the message for a missing one."""
     path = Path(path)
     if not path.exists():
-        raise SketchError(f"sketch file not found: {path}")
+        raise SketchError(f"{what} file not found: {path}")
     if path.is_dir():
         raise SketchError(f"{path} is a folder, not an image file")
     try:
@@ -79,7 +80,7 @@ def fit_picture(picture: np.ndarray, size: int) -> np.ndarray:
         square = Image.new("RGB", (side, side), (255, 255, 255))
         square.paste(image, ((side - w) // 2, (side - h) // 2))
         image = square
-    return np.asarray(image.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
+    return np.array(image.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
 
 
 @functools.lru_cache(maxsize=8)
