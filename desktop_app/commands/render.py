@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         loras=loras,
     )
+    request: Img2ImgRequest | RenderRequest
     if init is not None:
         request = Img2ImgRequest(init=init, **common)
     else:
