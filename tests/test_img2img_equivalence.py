@@ -91,7 +91,9 @@ def _assert_same_pass(folder, family: str, steps: int, strength: float):
         Img2ImgRequest(**{**request.__dict__, "seed": SEED + 1})
     )
     assert np.abs(other.image.astype(int) - result.image.astype(int)).max() > 8
-    print(f"{family} {steps}x{strength}: latents {difference:.2e}, pixels {pixel_difference}")
+    largest = float(latents.abs().max())
+    print(f"{family} {steps}x{strength}: latents {difference:.2e} of {largest:.3g}, "
+          f"pixels {pixel_difference}")
     return engine, pipe, result
 
 

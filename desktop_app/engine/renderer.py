@@ -433,6 +433,9 @@ class Engine:
     ) -> FrameResult:
         """``request.init`` refined by the model for its steps, guided by its sketch, decoded by
         the full VAE: diffusers' ControlNet img2img pipelines step for step (``img2img.py``).
+        Its random numbers come from ``torch.Generator("cpu").manual_seed(request.seed)``, drawn
+        as those pipelines draw them from such a ``generator`` (the VAE posterior's sample,
+        then the noise), so a pipeline given that generator gets the same picture in fp32.
         ``should_cancel`` as in ``render``; the result exports as a frame does."""
         should_cancel = should_cancel or _never
         self.set_loras(request.loras)
