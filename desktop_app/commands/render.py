@@ -1,8 +1,15 @@
-"""``live-canvas render SKETCH.png --prompt TEXT --out OUT.png``: one frame, from the shell."""
+"""``live-canvas render SKETCH.png --prompt TEXT --out OUT.png``: one frame, from the shell.
+
+With ``--init PICTURE.png`` it is an image-to-image pass instead (``engine/img2img.py``): the
+picture refined for ``--steps`` (1..50) at ``--strength``, guided by the sketch, decoded by the
+full VAE. The picture must have the sketch's aspect ratio; both are fitted to ``--size`` (a
+picture of another size is resized with Lanczos, a sketch as frames resize it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from desktop_app.commands.arguments import (
@@ -12,7 +19,10 @@ from desktop_app.commands.arguments import (
     add_setting_argument,
     check_loras,
     server_choice,
+    setting_arg,
 )
+from desktop_app.core.errors import InvalidRequestError
+from desktop_app.core.settings_table import SETTINGS, Setting
 from desktop_app.models.presets import DEFAULT_PRESET
 
 
@@ -28,8 +38,25 @@ def add_parser(subparsers) -> None:
     add_model_arguments(p)
     add_server_arguments(p)
     add_lora_arguments(p)
-    for name in ("seed", "control_scale", "strength", "mode", "size", "steps"):
+    for name in ("seed", "control_scale", "strength", "mode", "size"):
         add_setting_argument(p, name)
+    frame_steps, img2img_steps = SETTINGS["steps"], SETTINGS["img2img_steps"]
+    # Its range depends on --init, so it is checked once every option is read (``_steps``).
+    p.add_argument(
+        "--steps",
+        type=setting_arg(Setting("steps", int, 1, "steps", low=-math.inf, high=math.inf)),
+        default=None,
+        help=f"denoising steps: a frame's {_range(frame_steps)} (default "
+        f"{frame_steps.default}); with --init the scheduler's {_range(img2img_steps)} (default "
+        f"{img2img_steps.default}), of which int(steps × strength) run",
+    )
+    p.add_argument(
+        "--init",
+        metavar="PICTURE",
+        default=None,
+        help="image-to-image: refine this picture (the sketch's aspect ratio; resized to "
+        "--size with Lanczos) for --steps at --strength, guided by the sketch",
+    )
     p.add_argument(
         "--full-quality",
         action="store_true",
@@ -40,7 +67,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.metadata import check_writable, save_png
-    from desktop_app.core.types import RenderRequest
+    from desktop_app.core.types import Img2ImgRequest, RenderRequest
     from desktop_app.engine.sketch import read_image
 
     # Cheap checks first: a typo in a path should not cost a model load.
@@ -51,22 +78,31 @@ def run(args: argparse.Namespace) -> int:
         "--controlnet": args.controlnet,
         "--preview-decoder": args.preview_decoder,
     }
+    steps = _steps(args)
+    if steps is None:
+        return EXIT_USAGE
     server = server_choice(args.server, args.token_file, given)
+    _check_init_options(args, server)
     sketch = read_image(args.sketch)
+    init = read_image(args.init, what="--init picture") if args.init else None
     check_writable(args.out)
     # On a server the styles are its own, found by name there.
     loras = tuple(args.lora) if server else check_loras(args.lora)
-    request = RenderRequest(
+    common = dict(
         sketch=sketch,
         prompt=args.prompt,
-        mode=args.mode,
         control_scale=args.control_scale,
         strength=args.strength,
         seed=args.seed,
-        steps=args.steps,
+        steps=steps,
         size=args.size,
         loras=loras,
     )
+    request: Img2ImgRequest | RenderRequest
+    if init is not None:
+        request = Img2ImgRequest(init=init, **common)
+    else:
+        request = RenderRequest(mode=args.mode, **common)
     engine = _engine(args, server)
     for warning in engine.info.warnings:
         print(f"live-canvas: warning: {warning}", file=sys.stderr)
@@ -75,10 +111,14 @@ def run(args: argparse.Namespace) -> int:
             f"live-canvas: note: {engine.info.model} has random weights; its output is noise",
             file=sys.stderr,
         )
-    result = engine.render(request)
+    if isinstance(request, Img2ImgRequest):
+        result = engine.render_img2img(request)  # decoded by the full VAE already
+        image = result.image
+    else:
+        result = engine.render(request)
+        image = engine.export_image(result) if args.full_quality else result.image
     for warning in result.warnings:
         print(f"live-canvas: warning: {warning}", file=sys.stderr)
-    image = engine.export_image(result) if args.full_quality else result.image
     out = save_png(args.out, image, result.params)
     where = f"{engine.info.device} at {engine.info.server}" if server else engine.info.device
     remote = f"; round trip {result.remote.summary()}" if result.remote else ""
@@ -87,6 +127,45 @@ def run(args: argparse.Namespace) -> int:
         f"on {where}) in {result.timings.summary()}{remote}"
     )
     return 0
+
+
+EXIT_USAGE = 2  # as for any other option argparse refuses (cli.OneLineParser)
+
+
+def _range(setting: Setting) -> str:
+    low, high = setting.bounds
+    return f"{low:g}..{high:g}"
+
+
+def _steps(args: argparse.Namespace) -> int | None:
+    """--steps checked against the range of what is rendered (a frame's, or with --init an
+    image-to-image pass's), or None after saying why in argparse's one line."""
+    setting = SETTINGS["img2img_steps" if args.init else "steps"]
+    steps = setting.default if args.steps is None else args.steps
+    try:
+        return setting.check(steps)
+    except InvalidRequestError as err:
+        print(
+            f"live-canvas render: error: argument --steps: {err} "
+            "(see live-canvas render --help)",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _check_init_options(args: argparse.Namespace, server: str | None) -> None:
+    """The options that do not go with --init."""
+    if not args.init:
+        return
+    if server is not None:
+        raise InvalidRequestError(
+            "--init renders on this computer only for now: leave out --server"
+        )
+    if args.mode == "colour":
+        raise InvalidRequestError(
+            "--init and --mode colour cannot be combined: --init starts from its picture, "
+            "colour mode from the sketch's colours"
+        )
 
 
 def _engine(args: argparse.Namespace, server: str | None):

@@ -210,6 +210,17 @@ SETTINGS: dict[str, Setting] = {
         Setting("reference_visible", bool, True, "reference visibility", "session"),
         Setting("reference_lines", bool, True, "lines from the reference", "session"),
         Setting("steps", int, 1, "steps", "session", low=1, high=4, help="denoising steps, 1..4"),
+        # Image-to-image (render --init; Finish's second pass): not kept, given per pass.
+        Setting(
+            "img2img_steps",
+            int,
+            4,
+            "steps",
+            low=1,
+            high=50,
+            help="image-to-image: the scheduler's steps, 1..50, of which int(steps × strength) "
+            "run",
+        ),
         Setting(
             "size",
             int,

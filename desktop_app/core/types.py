@@ -88,6 +88,50 @@ class RenderRequest:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class Img2ImgRequest:
+    """Image-to-image: ``init`` (a picture, RGB uint8) refined by the model, guided by
+    ``sketch``: the second pass of Finish and ``live-canvas render --init``.
+
+    ``steps`` and ``strength`` mean what they mean to diffusers' img2img pipelines: the
+    scheduler is set to ``steps`` steps and the pass runs the last int(steps × strength) of
+    them, starting from the picture noised to that step's level (at least one must run). The
+    picture comes out ``size`` × ``size``. ``init`` must have the sketch's aspect ratio (to
+    within one pixel's rounding); both are fitted to the size as a sketch is: a non-square one
+    is centred on a white square, then resized (the picture with Lanczos, as diffusers' image
+    processor resizes; the sketch as frames resize it).
+    """
+
+    sketch: np.ndarray
+    init: np.ndarray
+    prompt: str = SETTINGS["prompt"].default
+    strength: float = SETTINGS["strength"].default
+    steps: int = SETTINGS["img2img_steps"].default
+    seed: int = SETTINGS["seed"].default
+    control_scale: float = SETTINGS["control_scale"].default
+    size: int = SETTINGS["size"].default
+    loras: tuple[tuple[str, float], ...] = SETTINGS["loras"].default
+    request_id: int = 0
+
+    def __post_init__(self) -> None:
+        _check_rgb(self.sketch, "the sketch")
+        _check_rgb(self.init, "the starting picture")
+        for name in ("prompt", "strength", "seed", "control_scale", "size", "loras"):
+            SETTINGS[name].check(getattr(self, name))
+        SETTINGS["img2img_steps"].check(self.steps)
+        if int(self.steps * self.strength) < 1:
+            raise InvalidRequestError(
+                f"{self.steps} steps at strength {self.strength:g} run no step (image-to-image "
+                f"runs int(steps × strength)): give more steps or a higher strength"
+            )
+        (sh, sw), (ih, iw) = self.sketch.shape[:2], self.init.shape[:2]
+        if abs(ih * sw - sh * iw) > max(iw, sw):
+            raise InvalidRequestError(
+                f"the starting picture is {iw}x{ih} and the sketch {sw}x{sh}: they must have "
+                "the same aspect ratio"
+            )
+
+
 def _check_rgb(image: object, what: str) -> None:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         raise InvalidRequestError(f"{what} must be an RGB uint8 image")

@@ -27,9 +27,11 @@ from desktop_app.core.types import (
     FrameResult,
     FrameTimings,
     GenerationParams,
+    Img2ImgRequest,
     RenderRequest,
     new_load_id,
 )
+from desktop_app.engine import img2img
 from desktop_app.engine.cancellation import CancelPoints, cancellable_models
 from desktop_app.engine.cpu_weights import pack_if_supported, release_freed_memory
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
@@ -347,44 +349,57 @@ class Engine:
         should_cancel: Callable[[], bool],
     ) -> torch.Tensor:
         added = self._added_cond(text.pooled, req.size)
-        scale: float | torch.Tensor = req.control_scale
+        for i, t in enumerate(sched.timesteps):
+            _check(should_cancel)
+            sigma, sigma_next = sched.sigmas[i], sched.sigmas[i + 1]
+            model_in = (latents / math.sqrt(sigma * sigma + 1.0)).to(self.dtype)
+            out = self.predict(model_in, t, text, control, added, req.control_scale)
+            latents = self._euler_step(out, latents, sigma, sigma_next)
+        if sched.end_scale is not None:  # a variance-preserving scheduler hands back x_VP
+            latents = latents * sched.end_scale
+        return latents
+
+    def predict(
+        self,
+        model_in: torch.Tensor,
+        t: torch.Tensor,
+        text,
+        control: torch.Tensor,
+        added: dict | None,
+        control_scale: float,
+    ) -> torch.Tensor:
+        """The UNet's output (fp32) at ``t``, with the ControlNet's residuals for ``control``;
+        ``model_in`` is already scaled for the UNet, in the engine's dtype."""
+        scale: float | torch.Tensor = control_scale
         if self.compiled:
             # Compiled graphs are specialised on Python numbers: as a tensor, every slider
             # position shares one ControlNet graph. At 0 the ControlNet still runs (its
             # residuals are zeros, which leave the UNet's sums unchanged) so that the UNet needs
             # no second graph without them, whose compile would stall the drawing mid-stroke.
-            scale = torch.full((), req.control_scale, device=self.device)
-        for i, t in enumerate(sched.timesteps):
-            _check(should_cancel)
-            sigma, sigma_next = sched.sigmas[i], sched.sigmas[i + 1]
-            model_in = (latents / math.sqrt(sigma * sigma + 1.0)).to(self.dtype)
-            residuals = {}
-            if req.control_scale > 0 or self.compiled:
-                down, mid = self.parts.controlnet(
-                    model_in,
-                    t,
-                    encoder_hidden_states=text.embeds,
-                    controlnet_cond=control,
-                    conditioning_scale=scale,
-                    added_cond_kwargs=added,
-                    return_dict=False,
-                )
-                residuals = {
-                    "down_block_additional_residuals": down,
-                    "mid_block_additional_residual": mid,
-                }
-            out = self.parts.unet(
+            scale = torch.full((), control_scale, device=self.device)
+        residuals = {}
+        if control_scale > 0 or self.compiled:
+            down, mid = self.parts.controlnet(
                 model_in,
                 t,
                 encoder_hidden_states=text.embeds,
+                controlnet_cond=control,
+                conditioning_scale=scale,
                 added_cond_kwargs=added,
                 return_dict=False,
-                **residuals,
-            )[0].float()
-            latents = self._euler_step(out, latents, sigma, sigma_next)
-        if sched.end_scale is not None:  # a variance-preserving scheduler hands back x_VP
-            latents = latents * sched.end_scale
-        return latents
+            )
+            residuals = {
+                "down_block_additional_residuals": down,
+                "mid_block_additional_residual": mid,
+            }
+        return self.parts.unet(
+            model_in,
+            t,
+            encoder_hidden_states=text.embeds,
+            added_cond_kwargs=added,
+            return_dict=False,
+            **residuals,
+        )[0].float()
 
     def _euler_step(
         self, out: torch.Tensor, latents: torch.Tensor, sigma: float, sigma_next: float
@@ -437,6 +452,38 @@ class Engine:
     def _decode_full(self, latents: torch.Tensor) -> torch.Tensor:
         vae = self.parts.vae
         return vae.decode(latents.to(self.vae_dtype) / vae.config.scaling_factor).sample
+
+    @torch.inference_mode()
+    def render_img2img(
+        self, request: Img2ImgRequest, should_cancel: Callable[[], bool] | None = None
+    ) -> FrameResult:
+        """``request.init`` refined by the model for its steps, guided by its sketch, decoded by
+        the full VAE: diffusers' ControlNet img2img pipelines step for step (``img2img.py``).
+        Its random numbers come from ``torch.Generator("cpu").manual_seed(request.seed)``, drawn
+        as those pipelines draw them from such a ``generator`` (the VAE posterior's sample,
+        then the noise), so a pipeline given that generator gets the same picture in fp32.
+        ``should_cancel`` as in ``render``; the result exports as a frame does."""
+        should_cancel = should_cancel or _never
+        self.set_loras(request.loras)
+        with (
+            self._out_of_memory_says_so(request.size),
+            self.cancel_points.armed(should_cancel),
+        ):
+            clock = StageClock(self.device)
+            latents, text = img2img.denoise(self, request, should_cancel, clock)
+            decoded = self._decode_full(latents)
+            clock.lap()  # decode
+            image = to_uint8(decoded)
+            clock.lap()  # convert
+        return FrameResult(
+            image=image,
+            params=img2img.params(self, request),
+            timings=_timings(clock),
+            request_id=request.request_id,
+            latents=latents,
+            warnings=text.warnings,
+            load_id=self.load_id,
+        )
 
     @torch.inference_mode()
     def export_image(

@@ -15,6 +15,10 @@ only in where that line starts and ends:
 Colour mode (img2img) uses the engine's own trailing grid at every strength, whatever the
 scheduler: diffusers' img2img at one step would run no step at all below strength 1.
 
+Image-to-image passes (``img2img.py``: Finish, ``render --init``) are not frames: they step
+with a fresh diffusers scheduler object (``img2img_scheduler``), so that they follow the
+stock img2img pipelines step for step, second-order DEIS steps included.
+
 The engine's steps are first order. DEIS's are too at one and two steps (its first step and
 its last are first order below 15 steps); from three steps on it takes second-order steps in
 between, and the engine's pictures then differ from the stock pipeline's.
@@ -97,6 +101,16 @@ class Sampling:
         alphas = self.trailing.alphas_cumprod.double().numpy()
         self._sigma_table = ((1 - alphas) / alphas) ** 0.5  # noise level of each train timestep
         self._schedules: dict[tuple[int, float | None], Schedule] = {}
+
+    def img2img_scheduler(self):
+        """A new diffusers scheduler for one image-to-image pass: the model's own where the
+        engine follows it, with its own timestep spacing (an ancestral Euler as plain Euler,
+        as frames step: its re-noising would draw numbers the stock pipeline draws
+        differently), else the trailing Euler the turbo models are distilled for."""
+        if self._own is None:
+            return EulerDiscreteScheduler.from_config(self.trailing.config)
+        cls = DEISMultistepScheduler if self._preserves_variance else EulerDiscreteScheduler
+        return cls.from_config(self._own.config)
 
     def _usable(self, name: str, config: dict):
         """The model's scheduler, if its config gives a schedule at every step count the app

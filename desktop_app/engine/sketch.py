@@ -16,11 +16,12 @@ LINEART_DETECTORS = ("canny", "hed", "pidi", "lineart")
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """An image file as RGB uint8; transparent areas become white paper."""
+def read_image(path: str | Path, what: str = "sketch") -> np.ndarray:
+    """An image file as RGB uint8; transparent areas become white paper. ``what`` names the
+    file in the message for a missing one."""
     path = Path(path)
     if not path.exists():
-        raise SketchError(f"sketch file not found: {path}")
+        raise SketchError(f"{what} file not found: {path}")
     if path.is_dir():
         raise SketchError(f"{path} is a folder, not an image file")
     try:
@@ -63,6 +64,23 @@ def resize_on_device(image: torch.Tensor, size: int) -> torch.Tensor:
     return torch.nn.functional.interpolate(
         image.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False
     ).to(image.dtype)
+
+
+def fit_picture(picture: np.ndarray, size: int) -> np.ndarray:
+    """A picture (RGB uint8) at ``size`` × ``size``, placed as ``resize_on_device`` places a
+    sketch (a non-square one centred on white) but resized with Lanczos, as diffusers' image
+    processor resizes an img2img pipeline's picture: a picture's detail, unlike a sketch's
+    lines, is worth the sharper filter. A picture already at the size is returned as it is."""
+    h, w = picture.shape[:2]
+    if (h, w) == (size, size):
+        return picture
+    image = Image.fromarray(picture)
+    if h != w:
+        side = max(h, w)
+        square = Image.new("RGB", (side, side), (255, 255, 255))
+        square.paste(image, ((side - w) // 2, (side - h) // 2))
+        image = square
+    return np.array(image.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
 
 
 @functools.lru_cache(maxsize=8)
