@@ -210,7 +210,7 @@ def test_cpu_control_shortcut_matches_the_device_path(sketch):
 
 
 def test_uint8_conversion_rounds_like_the_device_path():
-    from desktop_app.engine.renderer import to_uint8
+    from desktop_app.engine.outputs import to_uint8
 
     decoded = torch.linspace(-1.2, 1.2, 3 * 64 * 64).reshape(1, 3, 64, 64)
     expected = ((decoded[0] + 1) * 127.5).clamp(0, 255).round().byte().permute(1, 2, 0).numpy()

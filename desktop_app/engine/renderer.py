@@ -11,8 +11,6 @@ end (trailing for the turbo models, the model's own scheduler for the SD 1.5 fam
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -20,12 +18,11 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-from desktop_app.core.errors import DeviceOutOfMemoryError, InvalidRequestError, RenderCancelled
+from desktop_app.core.errors import InvalidRequestError, RenderCancelled
 from desktop_app.core.resources import is_frozen
 from desktop_app.core.types import (
     EngineInfo,
     FrameResult,
-    FrameTimings,
     GenerationParams,
     Img2ImgRequest,
     RenderRequest,
@@ -35,7 +32,9 @@ from desktop_app.engine import img2img
 from desktop_app.engine.cancellation import CancelPoints, cancellable_models
 from desktop_app.engine.cpu_weights import pack_if_supported, release_freed_memory
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
+from desktop_app.engine.forwards import compile_forwards, to_channels_last
 from desktop_app.engine.loras import LoraFusion, Loras
+from desktop_app.engine.outputs import out_of_memory_says_so, timings_of, to_uint8
 from desktop_app.engine.parts import ModelParts
 from desktop_app.engine.sampling import Sampling, Schedule
 from desktop_app.engine.sketch import (
@@ -48,29 +47,6 @@ from desktop_app.engine.text import PromptEncoder
 
 _NOISE_CACHE_SIZE = 4
 OPTIMISING = "optimising for this device: the first start takes a minute or two"
-
-
-def _to_channels_last(
-    module: torch.nn.Module | None, progress: Callable[[str], None] | None, what: str
-) -> None:
-    """``module.to(memory_format=torch.channels_last)`` one layer at a time, so that
-    ``progress`` hears "WHAT: N %" at each new percent of the weights."""
-    if module is None:
-        return
-    layers = [
-        m
-        for m in module.modules()
-        if any(t.dim() in (4, 5) for t in (*m.parameters(False), *m.buffers(False)))
-    ]
-    total = sum(t.numel() for m in layers for t in m.parameters(False)) or 1
-    done, said = 0, -1
-    for layer in layers:
-        layer.to(memory_format=torch.channels_last)
-        done += sum(t.numel() for t in layer.parameters(False))
-        percent = done * 100 // total
-        if progress is not None and percent != said:
-            said = percent
-            progress(f"{what}: {percent} %")
 
 
 class Engine:
@@ -108,8 +84,8 @@ class Engine:
         # Convolutions run fastest channels-last on both cuDNN and oneDNN; for the tiny
         # decoder it also leaves the image in pixel order, so the host copy needs no shuffle.
         for what, module in (("UNet", parts.unet), ("ControlNet", parts.controlnet)):
-            _to_channels_last(module, progress, f"laying out the {what} for {self.device}")
-        _to_channels_last(parts.tae, None, "")
+            to_channels_last(module, progress, f"laying out the {what} for {self.device}")
+        to_channels_last(parts.tae, None, "")
         # Not with --compile: its graphs take plain weights (and inductor can pack its own).
         self.packed_weights = None
         if not compile_models:
@@ -142,33 +118,11 @@ class Engine:
             self._compile(compile_backend)
 
     def _compile(self, backend: str) -> None:
-        """Swap the per-frame forwards for ``torch.compile``d ones with static shapes.
-
-        The bound forward is compiled rather than the module, so the module objects stay (the
-        stock pipeline in the bench shares them) and forward hooks still fire around the call
-        (the bench times the forwards with them). Shapes are static: one graph per frame size,
-        compiled on first use of that size, hence ``warm_up``.
-        """
-        cuda = self.device.type == "cuda"
-        if cuda:
-            # Frame shapes repeat, so cuDNN's per-shape algorithm search pays off at once.
-            torch.backends.cudnn.benchmark = True
-        mode = None
-        if backend == "inductor" and cuda:
-            # CUDA graphs: a one-step frame is thousands of small kernels, and their launch
-            # cost, not the GPU, bounds the frame rate at preview sizes.
-            mode = "reduce-overhead"
-        self._cuda_graphs = mode == "reduce-overhead"
+        """Swap the per-frame forwards for compiled ones (``forwards.compile_forwards``)."""
         modules = [self.parts.unet, self.parts.controlnet]
         if self.parts.tae is not None:
             modules.append(self.parts.tae.decoder)
-        for module in modules:
-            # diffusers wraps the UNet's and the ControlNet's forward in one LoRA-scale
-            # decorator; compiling the wrapper would put both models' graphs in one dynamo
-            # cache (keyed by code object) under one recompile limit. The wrapper does nothing
-            # for our calls (no attention kwargs, so the LoRA scale stays 1).
-            forward = inspect.unwrap(type(module).forward).__get__(module)
-            module.forward = torch.compile(forward, dynamic=False, backend=backend, mode=mode)
+        self._cuda_graphs = compile_forwards(modules, self.device, backend)
 
     def warm_up(
         self, sizes: Iterable[int] = (512,), progress: Callable[[str], None] | None = None
@@ -253,29 +207,11 @@ class Engine:
         frame; the frame then raises ``RenderCancelled``."""
         should_cancel = should_cancel or _never
         self.set_loras(request.loras)  # the worker applies them before, timed apart
-        with self._out_of_memory_says_so(request.size), self.cancel_points.armed(should_cancel):
+        with (
+            out_of_memory_says_so(self.device, request.size),
+            self.cancel_points.armed(should_cancel),
+        ):
             return self._render(request, should_cancel)
-
-    @contextlib.contextmanager
-    def _out_of_memory_says_so(self, size: int):
-        """CUDA raises OutOfMemoryError; the CPU and MPS allocators a RuntimeError."""
-        try:
-            yield
-        except torch.OutOfMemoryError:
-            raise DeviceOutOfMemoryError(self._oom_message(size)) from None
-        except RuntimeError as err:
-            if "allocate" in str(err) and "memory" in str(err):
-                raise DeviceOutOfMemoryError(self._oom_message(size)) from None
-            raise
-
-    def _oom_message(self, size: int) -> str:
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
-        smaller = max(256, size // 2 // 64 * 64)
-        return (
-            f"out of memory on {self.device} at {size}x{size}: try a smaller size "
-            f"(--size {smaller}) or the fast preset (--model sd-turbo)"
-        )
 
     def _render(self, req: RenderRequest, should_cancel: Callable[[], bool]) -> FrameResult:
         clock = StageClock(self.device)
@@ -307,7 +243,7 @@ class Engine:
         return FrameResult(
             image=image,
             params=self._params(req),
-            timings=_timings(clock),
+            timings=timings_of(clock),
             request_id=req.request_id,
             latents=latents,
             warnings=text.warnings,
@@ -466,7 +402,7 @@ class Engine:
         should_cancel = should_cancel or _never
         self.set_loras(request.loras)
         with (
-            self._out_of_memory_says_so(request.size),
+            out_of_memory_says_so(self.device, request.size),
             self.cancel_points.armed(should_cancel),
         ):
             clock = StageClock(self.device)
@@ -478,7 +414,7 @@ class Engine:
         return FrameResult(
             image=image,
             params=img2img.params(self, request),
-            timings=_timings(clock),
+            timings=timings_of(clock),
             request_id=request.request_id,
             latents=latents,
             warnings=text.warnings,
@@ -494,7 +430,7 @@ class Engine:
         if result.latents is None:
             return result.image
         with (
-            self._out_of_memory_says_so(result.params.size),
+            out_of_memory_says_so(self.device, result.params.size),
             self.cancel_points.armed(should_cancel or _never),
         ):
             return to_uint8(self._decode_full(result.latents.to(self.device)))
@@ -504,32 +440,6 @@ def _never() -> bool:
     return False
 
 
-def _timings(clock: StageClock) -> FrameTimings:
-    preprocess_ms, text_ms, denoise_ms, decode_ms, convert_ms = clock.laps_ms()
-    return FrameTimings(
-        preprocess_ms=preprocess_ms,
-        text_encode_ms=text_ms,
-        denoise_ms=denoise_ms,
-        decode_ms=decode_ms,
-        convert_ms=convert_ms,
-        total_ms=preprocess_ms + text_ms + denoise_ms + decode_ms + convert_ms,
-    )
-
-
 def _check(should_cancel: Callable[[], bool]) -> None:
     if should_cancel():
         raise RenderCancelled("the frame was cancelled")
-
-
-def to_uint8(decoded: torch.Tensor) -> np.ndarray:
-    """[-1, 1] (1, 3, H, W) → (H, W, 3) uint8 on the host. On a GPU the arithmetic runs there
-    and one uint8 copy crosses; on the CPU OpenCV scales, rounds and saturates in one
-    vectorised pass (a chain of torch or numpy ops reads and writes the image several times)."""
-    if decoded.device.type != "cpu":
-        scaled = ((decoded[0].float() + 1.0) * 127.5).clamp_(0, 255).round_().to(torch.uint8)
-        return scaled.permute(1, 2, 0).contiguous().cpu().numpy()
-    import cv2
-
-    # A channels-last decode (the tiny decoder's) is already in pixel order: no copy here.
-    pixels = np.ascontiguousarray(decoded[0].permute(1, 2, 0).float().numpy())
-    return cv2.addWeighted(pixels, 127.5, pixels, 0.0, 127.5, dtype=cv2.CV_8U)
