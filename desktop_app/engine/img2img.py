@@ -30,7 +30,7 @@ from collections.abc import Callable
 import torch
 
 from desktop_app.core.errors import InvalidRequestError, RenderCancelled
-from desktop_app.core.types import GenerationParams, Img2ImgRequest
+from desktop_app.core.types import Img2ImgRequest
 from desktop_app.engine.device import StageClock
 from desktop_app.engine.sketch import (
     control_from_canvas,
@@ -96,22 +96,6 @@ def _encode(engine, picture, generator: torch.Generator) -> torch.Tensor:
     dist = getattr(encoded, "latent_dist", None)
     latents = encoded.latents if dist is None else dist.sample(generator)
     return latents.float() * vae.config.scaling_factor
-
-
-def params(engine, req: Img2ImgRequest) -> GenerationParams:
-    return GenerationParams(
-        prompt=req.prompt,
-        seed=req.seed,
-        steps=req.steps,
-        size=req.size,
-        model=engine.info.model,
-        mode="img2img",
-        control_scale=req.control_scale,
-        strength=req.strength,
-        sampler=engine.sampling.name,
-        licence=engine.info.licence,
-        loras=engine.loras.used,
-    )
 
 
 def _check(should_cancel: Callable[[], bool]) -> None:

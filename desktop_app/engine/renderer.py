@@ -351,16 +351,30 @@ class Engine:
         return denoised + (latents - denoised) * (sigma_next / sigma)
 
     def _params(self, req: RenderRequest) -> GenerationParams:
+        colour = req.mode == "colour"
+        return self.params_of(
+            req, req.mode, req.strength if colour else None, "Euler" if colour else None
+        )
+
+    def params_of(
+        self,
+        req: RenderRequest | Img2ImgRequest,
+        mode: str,
+        strength: float | None,
+        sampler: str | None = None,
+    ) -> GenerationParams:
+        """What made a picture of ``req`` on this model: a frame's, an image-to-image
+        pass's (``sampler`` None: the model's own)."""
         return GenerationParams(
             prompt=req.prompt,
             seed=req.seed,
             steps=req.steps,
             size=req.size,
             model=self.info.model,
-            mode=req.mode,
+            mode=mode,
             control_scale=req.control_scale,
-            strength=req.strength if req.mode == "colour" else None,
-            sampler=self.sampling.name if req.mode != "colour" else "Euler",
+            strength=strength,
+            sampler=sampler or self.sampling.name,
             licence=self.info.licence,
             loras=self.loras.used,
         )
@@ -413,7 +427,7 @@ class Engine:
             clock.lap()  # convert
         return FrameResult(
             image=image,
-            params=img2img.params(self, request),
+            params=self.params_of(request, "img2img", request.strength),
             timings=timings_of(clock),
             request_id=request.request_id,
             latents=latents,
