@@ -43,7 +43,7 @@ from desktop_app.engine.sketch import (
     resize_on_device,
     to_device_image,
 )
-from desktop_app.engine.text import PromptEncoder
+from desktop_app.engine.text import PromptEncoder, TextConditioning
 
 _NOISE_CACHE_SIZE = 4
 OPTIMISING = "optimising for this device: the first start takes a minute or two"
@@ -238,13 +238,26 @@ class Engine:
         _check(should_cancel)
         decoded = self._decode_preview(latents)
         clock.lap()  # decode
+        return self._result(decoded, latents, self._params(req), clock, req.request_id, text)
+
+    def _result(
+        self,
+        decoded: torch.Tensor,
+        latents: torch.Tensor,
+        params: GenerationParams,
+        clock: StageClock,
+        request_id: int,
+        text: TextConditioning,
+    ) -> FrameResult:
+        """The decoded picture on the host, with what made it and how long each stage took
+        (a frame's, an image-to-image pass's)."""
         image = to_uint8(decoded)
         clock.lap()  # convert
         return FrameResult(
             image=image,
-            params=self._params(req),
+            params=params,
             timings=timings_of(clock),
-            request_id=req.request_id,
+            request_id=request_id,
             latents=latents,
             warnings=text.warnings,
             load_id=self.load_id,
@@ -423,17 +436,8 @@ class Engine:
             latents, text = img2img.denoise(self, request, should_cancel, clock)
             decoded = self._decode_full(latents)
             clock.lap()  # decode
-            image = to_uint8(decoded)
-            clock.lap()  # convert
-        return FrameResult(
-            image=image,
-            params=self.params_of(request, "img2img", request.strength),
-            timings=timings_of(clock),
-            request_id=request.request_id,
-            latents=latents,
-            warnings=text.warnings,
-            load_id=self.load_id,
-        )
+            params = self.params_of(request, "img2img", request.strength)
+            return self._result(decoded, latents, params, clock, request.request_id, text)
 
     @torch.inference_mode()
     def export_image(
