@@ -19,6 +19,14 @@ from desktop_app.core.errors import InvalidRequestError
 from desktop_app.core.settings_table import FRAME_SETTINGS, SETTINGS, check_frame_settings
 
 Mode = Literal["scribble", "colour"]
+# A region frame's soft edge, in pixels of the picture (see RenderRequest.keep); docs/REGIONS.md.
+DEFAULT_FEATHER_PX = 16
+MAX_FEATHER_PX = 256
+# Finish's defaults for the turbo models (a preset may set its own) and its limits.
+FINISH_SCALES = (1.5, 2.0, 3.0)  # offered in the Export menu; any scale in 1..4 is accepted
+DEFAULT_FINISH_SCALE = 2.0
+DEFAULT_FINISH_STEPS = 4
+DEFAULT_FINISH_STRENGTH = 0.4
 _load_ids = itertools.count(1)
 
 
@@ -57,11 +65,19 @@ class RenderRequest:
     colour: np.ndarray | None = None
     # LoRA styles fused into the model for this frame: (file or name, weight) pairs.
     loras: tuple[tuple[str, float], ...] = SETTINGS["loras"].default
+    # A region frame (both or neither): ``keep`` is the picture to keep, RGB uint8
+    # (size, size, 3); ``region`` a bool mask of the sketch's height and width, True where the
+    # picture may change. Only a crop around the region is rendered; outside the region and
+    # its ``feather`` (pixels at the picture's size) the result is ``keep``, pixel for pixel.
+    keep: np.ndarray | None = None
+    region: np.ndarray | None = None
+    feather: int = DEFAULT_FEATHER_PX
 
     def __post_init__(self) -> None:
         _check_rgb(self.sketch, "the sketch")
         if self.colour is not None:
             _check_rgb(self.colour, "the colour image")
+        _check_region(self)
         # Strength is checked in scribble mode too: a bad value is reported where it was set.
         check_frame_settings({name: getattr(self, name) for name in FRAME_SETTINGS})
 
@@ -73,7 +89,13 @@ class RenderRequest:
             self.settings_key() == other.settings_key()
             and _same_image(self.sketch, other.sketch)
             and (self.mode != "colour" or _same_image(self.colour, other.colour))
+            and _same_image(self.keep, other.keep)
+            and _same_image(self.region, other.region)
         )
+
+    @property
+    def is_region_frame(self) -> bool:
+        return self.region is not None
 
     def settings_key(self) -> tuple:
         return (
@@ -85,6 +107,7 @@ class RenderRequest:
             self.steps,
             self.size,
             self.loras,
+            self.feather if self.region is not None else None,
         )
 
 
@@ -130,6 +153,102 @@ class Img2ImgRequest:
                 f"the starting picture is {iw}x{ih} and the sketch {sw}x{sh}: they must have "
                 "the same aspect ratio"
             )
+
+
+@dataclass(frozen=True, eq=False)
+class FinishRequest:
+    """Finish: ``picture`` (the picture shown, RGB uint8, ``size`` × ``size``) upscaled by
+    ``scale`` and refined by the model as image-to-image for ``steps`` at ``strength``, guided
+    by ``sketch`` upscaled to the same size, decoded by the full VAE (tiled where memory
+    requires). ``first_pass`` is what made the picture (its metadata is the finished
+    picture's, with the hires fields added); prompt, seed, scale and LoRA styles are given
+    apart because the engine needs the LoRA files, not their names."""
+
+    picture: np.ndarray
+    sketch: np.ndarray
+    prompt: str = SETTINGS["prompt"].default
+    seed: int = SETTINGS["seed"].default
+    control_scale: float = SETTINGS["control_scale"].default
+    loras: tuple[tuple[str, float], ...] = SETTINGS["loras"].default
+    scale: float = DEFAULT_FINISH_SCALE
+    steps: int = DEFAULT_FINISH_STEPS
+    strength: float = DEFAULT_FINISH_STRENGTH
+    first_pass: GenerationParams | None = None
+    request_id: int = 0
+
+    def __post_init__(self) -> None:
+        _check_rgb(self.sketch, "the sketch")
+        _check_rgb(self.picture, "the picture to finish")
+        h, w = self.picture.shape[:2]
+        if h != w:
+            raise InvalidRequestError(f"the picture to finish must be square, got {w}x{h}")
+        if not 1.0 <= self.scale <= 4.0:
+            raise InvalidRequestError(f"the finish scale must be 1..4, got {self.scale:g}")
+        if not 1 <= self.steps <= 50:
+            raise InvalidRequestError(f"the finish steps must be 1..50, got {self.steps}")
+        if not 0.0 < self.strength <= 1.0:
+            raise InvalidRequestError(
+                f"the finish strength must be in (0, 1], got {self.strength:g}"
+            )
+        if int(self.steps * self.strength) < 1:
+            raise InvalidRequestError(
+                f"{self.steps} steps at strength {self.strength:g} run no step (image-to-image "
+                f"runs int(steps × strength)): give more steps or a higher strength"
+            )
+        for name in ("prompt", "seed", "control_scale", "loras"):
+            SETTINGS[name].check(getattr(self, name))
+
+    @property
+    def size(self) -> int:
+        """The picture's side (the first pass's size)."""
+        return int(self.picture.shape[0])
+
+    @property
+    def target_size(self) -> int:
+        """The finished picture's side: size × scale, to the nearest multiple of 8."""
+        return max(8, int(round(self.size * self.scale / 8)) * 8)
+
+
+@dataclass(frozen=True)
+class FinishProgress:
+    """Where a Finish is: ``step`` of ``steps`` done in ``stage`` ("encode", "refine",
+    "decode"), ``elapsed_s`` since it began and ``left_s`` (None until it can be told)."""
+
+    stage: str
+    step: int
+    steps: int
+    elapsed_s: float
+    left_s: float | None = None
+
+
+def _check_region(req: RenderRequest) -> None:
+    """A region frame's inputs, each fault in one line."""
+    if (req.keep is None) != (req.region is None):
+        raise InvalidRequestError(
+            "a region frame needs both the picture to keep and the region"
+            if req.keep is not None
+            else "a region needs the picture to keep (the picture outside it)"
+        )
+    if req.region is None or req.keep is None:
+        return
+    _check_rgb(req.keep, "the picture to keep")
+    if req.keep.shape[:2] != (req.size, req.size):
+        h, w = req.keep.shape[:2]
+        raise InvalidRequestError(
+            f"the picture to keep is {w}x{h}, and the frame is {req.size}x{req.size}"
+        )
+    region = req.region
+    if not isinstance(region, np.ndarray) or region.dtype != np.bool_ or region.ndim != 2:
+        raise InvalidRequestError("the region must be a mask (height, width) of True/False")
+    if region.shape != req.sketch.shape[:2]:
+        (mh, mw), (sh, sw) = region.shape, req.sketch.shape[:2]
+        raise InvalidRequestError(f"the region is {mw}x{mh}, and the sketch {sw}x{sh}")
+    if not region.any():
+        raise InvalidRequestError("the region is empty: nothing may change")
+    if not 0 <= req.feather <= MAX_FEATHER_PX:
+        raise InvalidRequestError(
+            f"the feather must be 0..{MAX_FEATHER_PX} pixels, got {req.feather}"
+        )
 
 
 def _check_rgb(image: object, what: str) -> None:
@@ -220,6 +339,13 @@ class GenerationParams:
     licence: str = ""  # the model's licence, where known (a preset's)
     # The LoRA styles fused in: (name, weight, A1111's short hash of the file).
     loras: tuple[tuple[str, float, str], ...] = ()
+    # A finished picture (Finish, A1111's "hires fix"): the second pass over this first one
+    # (``size`` and the rest stay the first pass's; the picture is the upscaled size).
+    hires_upscale: float | None = None
+    hires_steps: int | None = None
+    denoising_strength: float | None = None
+    # A region frame's picture: only part of it was repainted, the rest kept.
+    composed: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,6 +404,19 @@ class FrameEngine(Protocol):
     ) -> np.ndarray:
         """``result`` again at full quality (it was made by this engine: same ``load_id``);
         ``should_cancel`` as in ``render``."""
+        ...
+
+    def finish(
+        self,
+        request: FinishRequest,
+        progress: Callable[[FinishProgress], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> FrameResult:
+        """Finish (see ``FinishRequest``): a FrameResult whose ``image`` is the finished
+        picture (``target_size`` square, full-VAE quality: it exports as it is), ``params``
+        the first pass's with ``hires_*`` set; ``progress`` is called as it goes (from the
+        thread that runs it), ``should_cancel`` as in ``render``. Out of memory raises
+        ``DeviceOutOfMemoryError`` and leaves the engine usable."""
         ...
 
     def set_loras(
