@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,8 @@ import numpy as np
 from desktop_app.core.errors import DeviceOutOfMemoryError, RenderCancelled
 from desktop_app.core.types import (
     EngineInfo,
+    FinishProgress,
+    FinishRequest,
     FrameResult,
     FrameTimings,
     GenerationParams,
@@ -37,6 +40,8 @@ class FakeEngine:
         self.loras: tuple = ()  # the styles "fused": each darkens the picture by its weight
         self.bad_loras: set[str] = set()  # files set_loras refuses
         self.exported: list[int] = []
+        self.finished: list[int] = []  # request ids of the finishes that completed
+        self.finish_delay_s = 0.0
         self.cancelled: list[int] = []
         self.started = threading.Event()
         self.info = EngineInfo(
@@ -72,6 +77,11 @@ class FakeEngine:
         if self.loras:
             shade = 1.0 - 0.2 * sum(abs(w) for _, w in self.loras) / len(self.loras)
             image = (image * max(shade, 0.1)).astype(np.uint8)
+        if request.region is not None and request.keep is not None:
+            # A region frame: the fake's picture inside the region, the kept one outside (no
+            # feather: the real engine's edge is tested on the engine).
+            inside = request.region[rows][:, cols]
+            image = np.where(inside[..., None], image, request.keep)
         self.rendered.append(request.request_id)
         self.rendered_sizes.append(size)
         total = (time.perf_counter() - start) * 1000
@@ -85,6 +95,7 @@ class FakeEngine:
             control_scale=request.control_scale,
             strength=request.strength if request.mode == "colour" else None,
             loras=tuple((lora_name(path), w, "0" * 12) for path, w in self.loras),
+            composed=request.region is not None,
         )
         return FrameResult(
             image=image,
@@ -101,6 +112,53 @@ class FakeEngine:
         if bad:
             raise ModelLoadError(f"LoRA {bad[0]} does not fit fake (fake)")
         self.loras = loras
+
+    def finish(
+        self, request: FinishRequest, progress: Any = None, should_cancel: Any = None
+    ) -> FrameResult:
+        """The picture upscaled (nearest) and brightened a little, in ``finish_delay_s`` split
+        over its steps, each reported to ``progress`` and cancellable; ``fail_next`` fails it
+        as out of memory, as it fails a frame."""
+        start = time.perf_counter()
+        runs = int(request.steps * request.strength)
+        for step in range(runs):
+            self._work(self.finish_delay_s / runs, should_cancel, request.request_id)
+            if progress is not None:
+                elapsed = time.perf_counter() - start
+                left = elapsed / (step + 1) * (runs - step - 1)
+                progress(FinishProgress("refine", step + 1, runs, elapsed, left))
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise DeviceOutOfMemoryError("the device ran out of memory while finishing (fake)")
+        target = request.target_size
+        index = np.arange(target) * request.size // target
+        image = request.picture[index][:, index]
+        image = np.minimum(image.astype(np.uint16) + 16, 255).astype(np.uint8)
+        self.finished.append(request.request_id)
+        first = request.first_pass or GenerationParams(
+            prompt=request.prompt,
+            seed=request.seed,
+            steps=1,
+            size=request.size,
+            model=self.info.model,
+            mode="scribble",
+            control_scale=request.control_scale,
+            strength=None,
+        )
+        params = replace(
+            first,
+            hires_upscale=request.scale,
+            hires_steps=request.steps,
+            denoising_strength=request.strength,
+        )
+        total = (time.perf_counter() - start) * 1000
+        return FrameResult(
+            image=image,
+            params=params,
+            timings=FrameTimings(total_ms=total),
+            request_id=request.request_id,
+            load_id=self.info.load_id,
+        )
 
     def export_image(self, result: FrameResult, should_cancel: Any = None) -> np.ndarray:
         self._work(self.export_delay_s, should_cancel, result.request_id)
