@@ -6,7 +6,8 @@ the one in flight, so the picture keeps up while the hand moves; a settled chang
 stroke's end, a new prompt after typing stops, Generate) may also cancel a frame in flight
 that would still take long (the worker decides, see ``SUPERSEDE_MIN_REMAINING_S``). A result
 older than the one on screen is dropped. The sketch of each shown result is kept a while, so
-an export can save the sketch that made the picture.
+an export can save the sketch that made the picture. While a selection exists or the picture
+is locked, frames are region frames over the picture shown (``region_frames``).
 """
 
 from __future__ import annotations

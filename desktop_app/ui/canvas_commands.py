@@ -174,7 +174,9 @@ class ReferenceCommand(_SwapCommand):
 
     def applied_copy(self) -> ReferenceCommand:
         """The same step, sharing its pixels, marked as applied (for a rebuilt stack)."""
-        return ReferenceCommand(self._canvas, self._before, self._after, self.text(), True)
+        twin = ReferenceCommand(self._canvas, self._before, self._after, self.text(), True)
+        twin.picture_before = self.picture_before
+        return twin
 
     def _show(self, state: _Stored) -> None:
         self._canvas.show_reference(*state.restore())
@@ -200,7 +202,9 @@ class SelectionCommand(_SwapCommand):
         return 0
 
     def applied_copy(self) -> SelectionCommand:
-        return SelectionCommand(self._apply, self._before, self._after, self.text(), True)
+        twin = SelectionCommand(self._apply, self._before, self._after, self.text(), True)
+        twin.picture_before = self.picture_before
+        return twin
 
     def _show(self, state: Selection | None) -> None:
         self._apply(state)

@@ -169,9 +169,7 @@ class MainWindow(QMainWindow):
         )
         smaller = self._action("Smaller brush", lambda: self._resize_brush(-1), "[")
         bigger = self._action("Bigger brush", lambda: self._resize_brush(+1), "]")
-        self.undo_action = self._action(
-            "Undo", self.selecting.undo, "Ctrl+Z", "undo"
-        )
+        self.undo_action = self._action("Undo", self.selecting.undo, "Ctrl+Z", "undo")
         self.redo_action = self._action(
             "Redo", lambda: (canvas.end_stroke(), stack.redo()), "Ctrl+Shift+Z", "redo"
         )

@@ -177,6 +177,13 @@ def test_with_the_picture_locked_a_stroke_repaints_only_its_neighbourhood(qtbot,
     assert np.array_equal(after[~region], before[~region])
     assert np.array_equal(after[400:, 400:], before[400:, 400:])
     assert not np.array_equal(after[region], before[region])
+    history = window.controller.history  # the filmstrip keeps the whole composed picture
+    qtbot.waitUntil(lambda: bool(history.entries)
+                    and history.entries[0].result is window.controller.frames.current,
+                    timeout=5000)
+    assert np.array_equal(history.entries[0].result.image, after)
+    window.controller.frames.generate()  # nothing changed: nothing to repaint, and it says so
+    assert "The picture is locked" in window.statusBar().currentMessage()
 
     count = len(engine.requests)
     window.undo_action.trigger()
@@ -270,3 +277,22 @@ def test_region_frames_are_never_the_smaller_frames_in_motion(qtbot, make_window
     window.controller.frames.request_frame(in_motion=True)
     settled(qtbot, window, engine, count)
     assert engine.requests[-1].size == 512 and engine.requests[-1].is_region_frame
+
+
+def test_with_the_picture_locked_undo_of_a_clear_brings_the_picture_back(qtbot, make_window):
+    engine = RecordingEngine()
+    window = make_window(engine)
+    first_frame(qtbot, window)
+    settled(qtbot, window, engine, 0)
+    stroke(qtbot, window.canvas, (0.3, 0.3), (0.6, 0.4))
+    drawn = settled(qtbot, window, engine, 1)
+    window.state.picture_locked = True
+    count = len(engine.requests)
+    window.clear_action.trigger()
+    cleared = settled(qtbot, window, engine, count)
+    assert engine.requests[-1].is_region_frame
+    assert np.array_equal(cleared[450:, :], drawn[450:, :])  # far from the lines: kept
+    count = len(engine.requests)
+    window.undo_action.trigger()
+    qtbot.wait(300)
+    assert np.array_equal(window.preview.to_numpy(), drawn) and len(engine.requests) == count
