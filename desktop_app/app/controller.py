@@ -24,6 +24,7 @@ from desktop_app.app.frame_pacer import HISTORY_SETTLE_MS, FramePacer
 from desktop_app.app.history import History
 from desktop_app.app.jobs import LineArtJob, ReferenceLinesJob
 from desktop_app.app.model_gate import ModelGate
+from desktop_app.app.selection import Selection
 from desktop_app.app.server_link import ServerLink
 from desktop_app.app.session import SessionKeeper
 from desktop_app.app.state import LiveState
@@ -89,6 +90,12 @@ class Controller(QObject):
         self._closing = self._closed = False
         self.restore_notices: tuple[str, ...] = ()
         self.restored_reference: np.ndarray | None = None
+        self.restored_selection: Selection | None = None
+        self.regions = self.frames.regions  # the selection and the locked picture
+        self.regions.selection_changed.connect(self.session.save_soon_now)
+        self.session.selection_source = lambda: (
+            self.regions.selection.to_stored() if self.regions.selection else None
+        )
         self._close_deadline = QTimer(self, singleShot=True)
         self._close_deadline.timeout.connect(lambda: self._finish_close(False))
         self.gate.engine_loaded.connect(self._on_engine_loaded)
@@ -158,6 +165,7 @@ class Controller(QObject):
         restored = self.session.restore()
         self.restore_notices = (restored.notices if restored else ()) + self.filmstrip.restore()
         self.restored_reference = restored.reference if restored else None
+        self.restored_selection = restored.selection if restored else None
         self.frames.stop()
         return restored.sketch if restored else None
 

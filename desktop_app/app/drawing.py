@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from desktop_app.app.selection import Selection
+
 
 @dataclass(frozen=True, eq=False)
 class Drawing:
@@ -22,6 +24,7 @@ class Drawing:
     opacity: float = 0.5
     visible: bool = True
     use_lines: bool = True
+    selection: Selection | None = None  # where the frame could change the picture
 
     @property
     def shown(self) -> bool:

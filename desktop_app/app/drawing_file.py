@@ -2,13 +2,18 @@
 reference.
 
 An export is an ordinary PNG: the picture, its ``parameters`` text (which other tools read),
-and also what made it. A ``live-canvas`` text chunk holds the settings as JSON; three private
+and also what made it. A ``live-canvas`` text chunk holds the settings (and the selection) as
+JSON; three private
 ancillary chunks hold the strokes, the reference and the reference's line art, as PNGs of
 their own. Other readers skip private chunks. Opening a file reads the header sizes first,
 checks every chunk's length against the file and its CRC before using it, decodes the
 embedded images with the same bounds as any sketch, and checks every setting by the
 settings table's rules. Anything wrong refuses the whole file in one line, and nothing
 changes.
+
+A composed picture (region frames kept part of it, ``live-canvas-composed`` says so) cannot be
+rendered again from its sketch: opening it brings the picture itself back, as the picture
+shown and kept by the next region frames.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import io
 import json
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,9 @@ import numpy as np
 
 from desktop_app.app.drawing import Drawing
 from desktop_app.app.files import read_png
+from desktop_app.app.selection import Selection
 from desktop_app.core.errors import InvalidRequestError, LiveCanvasError, SketchError
+from desktop_app.core.metadata import COMPOSED_KEY
 from desktop_app.core.settings_table import SETTINGS
 from desktop_app.core.types import GenerationParams, lora_name
 from desktop_app.models.styles import resolve_style, styles_dir
@@ -62,6 +69,9 @@ class OpenedFile:
     image: np.ndarray | None = None
     prompt: str | None = None
     notes: tuple[str, ...] = ()  # what could not come back (a LoRA style not here)
+    # A composed export's picture, and what made it: the picture to start from again.
+    picture: np.ndarray | None = None
+    picture_params: GenerationParams | None = None
 
 
 def drawing_chunks(
@@ -79,7 +89,9 @@ def drawing_chunks(
         chunks.append((REFERENCE, _png(drawing.reference)))
         if drawing.reference_lines is not None:
             chunks.append((LINES, _png(drawing.reference_lines)))
-    text = {"format": FORMAT, "model": params.model, "settings": settings}
+    text: dict[str, Any] = {"format": FORMAT, "model": params.model, "settings": settings}
+    if drawing.selection is not None:
+        text["selection"] = drawing.selection.to_stored()
     return {DRAWING_KEY: json.dumps(text, ensure_ascii=False)}, chunks
 
 
@@ -91,9 +103,12 @@ def open_file(path: str | Path) -> OpenedFile:
     if DRAWING_KEY not in text:
         return OpenedFile(image=image, prompt=_prompt_of(path, text))
     try:
-        return _drawing_file(path, text[DRAWING_KEY])
+        opened = _drawing_file(path, text[DRAWING_KEY])
     except (InvalidRequestError, ValueError, TypeError, KeyError) as err:
         raise SketchError(f"{path.name} cannot be opened: {err}") from None
+    if text.get(COMPOSED_KEY) is None or opened.settings is None:
+        return opened
+    return replace(opened, picture=image, picture_params=_params(opened.settings, opened.model))
 
 
 def _drawing_file(path: Path, raw: str) -> OpenedFile:
@@ -124,6 +139,7 @@ def _drawing_file(path: Path, raw: str) -> OpenedFile:
     for other in (reference, lines):
         if other is not None and other.shape != strokes.shape:
             raise ValueError("its reference is not the size of its strokes")
+    selection = Selection.from_stored(header.get("selection"))
     drawing = Drawing(
         strokes,
         reference,
@@ -131,8 +147,26 @@ def _drawing_file(path: Path, raw: str) -> OpenedFile:
         checked.get("reference_opacity", SETTINGS["reference_opacity"].default),
         checked.get("reference_visible", True),
         checked.get("reference_lines", True),
+        selection,
     )
     return OpenedFile(drawing=drawing, settings=checked, model=model, notes=notes)
+
+
+def _params(settings: dict[str, Any], model: str | None) -> GenerationParams:
+    """What made an opened composed picture, as far as its file says."""
+    value = {name: settings.get(name, SETTINGS[name].default) for name in RESTORED}
+    return GenerationParams(
+        prompt=value["prompt"],
+        seed=value["seed"],
+        steps=value["steps"],
+        size=value["size"],
+        model=model or "",
+        mode=value["mode"],
+        control_scale=value["control_scale"],
+        strength=value["strength"] if value["mode"] == "colour" else None,
+        loras=tuple((lora_name(path), weight, "") for path, weight in value["loras"]),
+        composed=True,
+    )
 
 
 def settings_of(params: GenerationParams) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from desktop_app.app.selection import Selection
 from desktop_app.core.errors import OutputError, SketchError
 from desktop_app.core.metadata import save_png, write_atomically
 from desktop_app.core.settings_table import load_stored, stored_in
@@ -112,12 +113,14 @@ def keep_aside(path: Path) -> Path | None:
 @dataclass(frozen=True)
 class Restored:
     """What the autosave gave back: the sketch, the valid settings, and one line for each
-    thing that had to be dropped; the reference image under the strokes, if there was one."""
+    thing that had to be dropped; the reference image under the strokes, if there was one,
+    and the selection on the page."""
 
     sketch: np.ndarray | None
     values: dict[str, Any]
     notices: tuple[str, ...]
     reference: np.ndarray | None = None
+    selection: Selection | None = None
 
 
 class _Keep:
@@ -173,7 +176,12 @@ class Autosave:
         notices += dropped
         sketch = self._image(self.sketch_file, "autosaved sketch", notices)
         reference = self._image(self.reference_file, "autosaved reference image", notices)
-        return Restored(sketch, values, tuple(notices), reference)
+        try:
+            selection = Selection.from_stored(raw.get("selection"))
+        except ValueError as err:
+            notices.append(f"autosaved session: {err}; nothing is selected")
+            selection = None
+        return Restored(sketch, values, tuple(notices), reference, selection)
 
     def _image(self, path: Path, what: str, notices: list[str]) -> np.ndarray | None:
         if not path.exists():

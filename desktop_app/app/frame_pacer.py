@@ -6,7 +6,8 @@ the one in flight, so the picture keeps up while the hand moves; a settled chang
 stroke's end, a new prompt after typing stops, Generate) may also cancel a frame in flight
 that would still take long (the worker decides, see ``SUPERSEDE_MIN_REMAINING_S``). A result
 older than the one on screen is dropped. The sketch of each shown result is kept a while, so
-an export can save the sketch that made the picture.
+an export can save the sketch that made the picture. While a selection exists or the picture
+is locked, frames are region frames over the picture shown (``region_frames``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -23,11 +25,12 @@ from desktop_app.app.frame_sizes import FrameSizes
 from desktop_app.app.history import History
 from desktop_app.app.model_gate import ModelGate
 from desktop_app.app.prompt_styles import PromptStyleStore
+from desktop_app.app.region_frames import LOCKED_NOTICE, RegionFrames
 from desktop_app.app.state import LiveState
 from desktop_app.app.worker import RenderWorker
 from desktop_app.core.errors import LiveCanvasError
 from desktop_app.core.settings_table import FRAME_SETTINGS
-from desktop_app.core.types import FrameResult, RenderRequest
+from desktop_app.core.types import FrameResult, FrameTimings, GenerationParams, RenderRequest
 
 STROKE_INTERVAL_MS = 100
 PROMPT_DEBOUNCE_MS = 150
@@ -49,6 +52,7 @@ def single_shot(parent: QObject, interval: int, slot: Callable[[], object]) -> Q
 class FramePacer(QObject):
     result_shown = Signal(object)  # FrameResult now on screen
     render_failed = Signal(str)
+    notice = Signal(str)  # something to say in passing (Generate with the picture locked)
     stats_changed = Signal(float, float)  # last frame latency (ms), frames per second
     frame_requested = Signal(int)  # request id, handed to the worker
 
@@ -76,6 +80,7 @@ class FramePacer(QObject):
         self._next_id = 0
         self.sizes = FrameSizes()  # frame times per size, for frames in motion
         self.styles = PromptStyleStore()  # the window's, with the user's own, replaces it
+        self.regions = RegionFrames(state, self)  # the selection, the locked picture
         self._shown_id = -1
         self._arrivals: deque[float] = deque(maxlen=12)
         # A throttled frame is a stroke's (or a drag's): it never cancels the one in flight.
@@ -134,8 +139,16 @@ class FramePacer(QObject):
         prompt, loras = state.prompt, tuple(state.loras)
         if style is not None:  # a style deleted meanwhile: the prompt as typed
             prompt, loras = style.prompt(prompt), style.with_loras(loras)
+        shown, lines = self.current, drawing.lines()
+        size = int(size or state.size)
+        plan = self.regions.plan(
+            lines, size, shown.image if shown else None, self.sketch_of(shown) if shown else None
+        )
+        if plan.skip:
+            return None
+        drawing = replace(drawing, selection=self.regions.selection)
         request = RenderRequest(
-            sketch=drawing.lines(),
+            sketch=lines,
             colour=drawing.colours() if state.mode == "colour" else None,
             prompt=prompt,
             mode=state.mode,
@@ -143,9 +156,11 @@ class FramePacer(QObject):
             strength=float(state.strength),
             seed=int(state.seed),
             steps=int(state.steps),
-            size=int(size or state.size),
+            size=size,
             loras=loras,
             request_id=self._next_id,
+            keep=plan.keep,
+            region=plan.region,
         )
         return request, drawing
 
@@ -162,7 +177,7 @@ class FramePacer(QObject):
         if not self.gate.can_render:
             return None  # nothing can render: the window works as a sketch tool
         size = int(self.state.size)
-        if in_motion and self.state.stroke_previews:
+        if in_motion and self.state.stroke_previews and not self.regions.full_size_only:
             size = self.sizes.in_motion(size)
         try:
             built = self.build_request(size)
@@ -170,6 +185,8 @@ class FramePacer(QObject):
             self.render_failed.emit(str(err))
             return None
         if built is None:
+            if force and self.regions.last_skipped:
+                self.notice.emit(LOCKED_NOTICE)
             return None
         request, drawing = built
         self.worker.submit(request, force=force, supersede=supersede)
@@ -205,6 +222,24 @@ class FramePacer(QObject):
     def show_result(self, result: FrameResult) -> None:
         self.current = result
         self.result_shown.emit(result)
+
+    def bring_back(self, result: FrameResult, drawing: Drawing | None) -> None:
+        """Show ``result`` again as the picture the next frames keep (an undo with the picture
+        locked): a frame in flight is older, and is dropped when it comes."""
+        self._shown_id = max(self._shown_id, self._next_id)
+        self._settling = None
+        if drawing is not None:
+            self._result_drawings.pop(result.request_id, None)
+            self._result_drawings[result.request_id] = drawing  # the newest kept
+        self.show_result(result)
+
+    def adopt(self, image: np.ndarray, params: GenerationParams, drawing: Drawing) -> FrameResult:
+        """A picture from elsewhere (a composed export opened again) as the one shown: the
+        next region frames keep it. It exports as it is (no latents)."""
+        self._next_id += 1
+        result = FrameResult(image, params, FrameTimings(), request_id=self._next_id)
+        self.bring_back(result, drawing)
+        return result
 
     def _settle_history(self) -> None:
         # The newest rendered frame, even if a thumbnail is on screen meanwhile; a smaller

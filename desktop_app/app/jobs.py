@@ -55,8 +55,13 @@ class ExportJob:
     def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> str:
         result = self.result
         # Latents fit only the VAE of the load that made them; a picture from before a model
-        # switch (or a reload) is exported as it was shown.
-        if engine is not None and result.load_id == engine.info.load_id:
+        # switch (or a reload) is exported as it was shown, as is a composed one (region
+        # frames: no latents make the whole of it).
+        if (
+            engine is not None
+            and result.load_id == engine.info.load_id
+            and not result.params.composed
+        ):
             image = engine.export_image(result, should_cancel)
         else:
             image = result.image

@@ -45,6 +45,8 @@ class SessionKeeper(QObject):
         # (version, image or None) of the reference under the strokes: saved when it changed.
         self.reference_source: Callable[[], tuple[int, np.ndarray | None]] | None = None
         self._saved_reference = 0
+        # The selection as JSON holds it (None for none), saved with the settings.
+        self.selection_source: Callable[[], dict[str, Any] | None] | None = None
         self.autosave = files.Autosave(data_dir) if data_dir is not None else None
         # Latest wins: at most one state waits, (sketch, session, reference).
         self.writer = BackgroundWriter("Autosave", self._write, self)
@@ -77,6 +79,8 @@ class SessionKeeper(QObject):
         sketch = self.sketch_source() if self.sketch_source is not None else None
         reference = self._changed_reference()
         session = self.session()
+        if self.selection_source is not None:
+            session["selection"] = self.selection_source()
         with self.writer.queue() as waiting:
             older = waiting.pop() if waiting else None
             if reference is files.KEEP and older is not None:

@@ -18,6 +18,10 @@ from PIL.PngImagePlugin import PngInfo
 from desktop_app.core.errors import OutputError
 from desktop_app.core.types import GenerationParams
 
+# A composed picture's own text chunk: region frames repainted part of it and kept the rest,
+# so its sketch and settings alone do not make it again.
+COMPOSED_KEY = "live-canvas-composed"
+COMPOSED_TEXT = "only part of this picture was repainted, the rest was kept"
 _UMASK = os.umask(0)  # reading the umask means setting it; put it straight back
 os.umask(_UMASK)
 
@@ -126,6 +130,8 @@ def png_info(
         if params.licence:
             # Its own chunk: A1111's parameters line is split at ", " and ": ".
             info.add_text("licence", params.licence)
+        if params.composed:
+            info.add_text(COMPOSED_KEY, COMPOSED_TEXT)
     for key, value in (extra_text or {}).items():
         info.add_text(key, value, zip=len(value) > 1024)
     for kind, data in chunks or ():

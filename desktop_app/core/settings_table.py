@@ -200,6 +200,8 @@ SETTINGS: dict[str, Setting] = {
             help="the noise the picture starts from: the same seed gives the same picture",
         ),
         Setting("seed_locked", bool, False, "seed lock", "session"),
+        # The picture locked: a change repaints only where the sketch changed (region frames).
+        Setting("picture_locked", bool, False, "picture lock", "session"),
         # LoRA styles fused into the model: (file, or a name in the styles folder; weight).
         Setting("loras", tuple, (), "LoRA styles", "session"),
         # The reference image under the strokes: how strongly it shows, whether it shows,

@@ -22,6 +22,10 @@ Mode = Literal["scribble", "colour"]
 # A region frame's soft edge, in pixels of the picture (see RenderRequest.keep); docs/REGIONS.md.
 DEFAULT_FEATHER_PX = 16
 MAX_FEATHER_PX = 256
+# The context a region frame's region gets around what changed, in pixels of a 512² picture
+# (scaled with the page): the window's locked picture repaints the changed pixels' bounding
+# box grown by this much.
+REGION_CONTEXT_PX = 64
 # Finish's defaults for the turbo models (a preset may set its own) and its limits.
 FINISH_SCALES = (1.5, 2.0, 3.0)  # offered in the Export menu; any scale in 1..4 is accepted
 DEFAULT_FINISH_SCALE = 2.0

@@ -18,6 +18,8 @@ import numpy as np
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage, QUndoCommand
 
+from desktop_app.app.selection import Selection
+
 if TYPE_CHECKING:
     from desktop_app.ui.canvas import SketchCanvas
 
@@ -86,6 +88,9 @@ class _SwapCommand(QUndoCommand):
 
     _before: Any
     _after: Any
+    # The picture shown before this step, when it was made with the picture locked (its
+    # undo brings that picture back: ui/picture_undo.py); False when made unlocked.
+    picture_before: Any = None
 
     def __init__(self, text: str, applied: bool) -> None:
         super().__init__(text)
@@ -140,9 +145,11 @@ class PatchCommand(_SwapCommand):
     def applied_copy(self) -> PatchCommand:
         """The same step, sharing the compressed pixels, marked as already applied (to push
         onto a rebuilt stack without touching the canvas)."""
-        return PatchCommand(
+        twin = PatchCommand(
             self._canvas, self._rect, self._before, self._after, self.text(), applied=True
         )
+        twin.picture_before = self.picture_before
+        return twin
 
     def _show(self, state: CompressedImage) -> None:
         self._canvas.blit(self._rect.topLeft(), state.image())
@@ -167,10 +174,40 @@ class ReferenceCommand(_SwapCommand):
 
     def applied_copy(self) -> ReferenceCommand:
         """The same step, sharing its pixels, marked as applied (for a rebuilt stack)."""
-        return ReferenceCommand(self._canvas, self._before, self._after, self.text(), True)
+        twin = ReferenceCommand(self._canvas, self._before, self._after, self.text(), True)
+        twin.picture_before = self.picture_before
+        return twin
 
     def _show(self, state: _Stored) -> None:
         self._canvas.show_reference(*state.restore())
+
+
+class SelectionCommand(_SwapCommand):
+    """Select (an outline) or deselect (None): ``apply`` puts the selection on the page; no
+    pixels are held."""
+
+    def __init__(
+        self,
+        apply: Callable[[Selection | None], None],
+        before: Selection | None,
+        after: Selection | None,
+        text: str,
+        applied: bool = False,
+    ) -> None:
+        super().__init__(text, applied)
+        self._apply, self._before, self._after = apply, before, after
+
+    @property
+    def stored_bytes(self) -> int:
+        return 0
+
+    def applied_copy(self) -> SelectionCommand:
+        twin = SelectionCommand(self._apply, self._before, self._after, self.text(), True)
+        twin.picture_before = self.picture_before
+        return twin
+
+    def _show(self, state: Selection | None) -> None:
+        self._apply(state)
 
 
 class SettingsCommand(QUndoCommand):

@@ -19,9 +19,10 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from desktop_app.app.controller import Controller
 from desktop_app.app.drawing_file import OpenedFile, open_file
 from desktop_app.app.files import read_png
+from desktop_app.app.selection import Selection
 from desktop_app.core.errors import SketchError
 from desktop_app.ui.canvas import SketchCanvas
-from desktop_app.ui.canvas_commands import SettingsCommand
+from desktop_app.ui.canvas_commands import SelectionCommand, SettingsCommand
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"
 
@@ -84,6 +85,8 @@ class ImageImport(QObject):
         settings = {k: v for k, v in (opened.settings or {}).items() if k in state.FIELDS}
         if opened.drawing is None:
             settings = {"prompt": opened.prompt} if opened.prompt else {}
+        else:
+            self._start_from_picture(opened)
         with self.canvas.one_step(text):
             self.canvas.undo_stack.push(
                 SettingsCommand(state.apply, state.snapshot(tuple(settings)), settings, text)
@@ -92,11 +95,14 @@ class ImageImport(QObject):
                 self.canvas.set_reference(opened.image, text)
             else:
                 self.canvas.open_drawing(opened.drawing, text)
+                self._select(opened.drawing.selection, text)
         if opened.drawing is None:
             said = " with its prompt" if opened.prompt else ""
             self.say(f"{name} is under your strokes as a reference{said}", False)
             return
         notes = list(opened.notes)
+        if opened.picture is not None:
+            notes.append("its picture is back, locked (L unlocks it)")
         info = self.controller.gate.engine_info
         running = info.model if info is not None else state.preset
         if opened.model and opened.model != running:
@@ -106,3 +112,20 @@ class ImageImport(QObject):
             self.say(f"Opened {name}; " + "; ".join(notes), bool(opened.notes))
         else:
             self.say(f"Opened {name}: keep drawing", False)
+
+    def _start_from_picture(self, opened: OpenedFile) -> None:
+        """A composed export: its picture is the one shown and kept by the next frames, locked
+        (its sketch alone would not make it again)."""
+        if opened.picture is None or opened.picture_params is None or opened.drawing is None:
+            return
+        self.controller.state.picture_locked = True
+        self.controller.frames.adopt(opened.picture, opened.picture_params, opened.drawing)
+
+    def _select(self, selection: Selection | None, text: str) -> None:
+        """The file's selection, on this page, in the opening's undo step."""
+        regions, image = self.controller.regions, self.canvas.image()
+        after = selection.on_page(image.width(), image.height()) if selection else None
+        if after != regions.selection:
+            self.canvas.undo_stack.push(
+                SelectionCommand(regions.set_selection, regions.selection, after, text)
+            )

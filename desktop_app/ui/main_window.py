@@ -36,6 +36,7 @@ from desktop_app.ui.image_view import ImageView
 from desktop_app.ui.model_status import ModelStatus
 from desktop_app.ui.picture_window import PicturePlacement
 from desktop_app.ui.reference_bar import ReferenceBar
+from desktop_app.ui.selection_tools import SelectionTools
 from desktop_app.ui.server_banner import ServerBanner
 from desktop_app.ui.server_dialog import ServerDialog
 from desktop_app.ui.theme import icon
@@ -162,11 +163,13 @@ class MainWindow(QMainWindow):
             "Eraser", lambda: self.set_tool("eraser"), "E", "eraser", checkable=True
         )
         self.brush_action.setChecked(True)
+        # The selection tools (M, Q), Select all, Deselect, Lock the picture (L).
+        self.selecting = SelectionTools(
+            self.controller, canvas, self.preview, self._action, self.set_tool
+        )
         smaller = self._action("Smaller brush", lambda: self._resize_brush(-1), "[")
         bigger = self._action("Bigger brush", lambda: self._resize_brush(+1), "]")
-        self.undo_action = self._action(
-            "Undo", lambda: (canvas.end_stroke(), stack.undo()), "Ctrl+Z", "undo"
-        )
+        self.undo_action = self._action("Undo", self.selecting.undo, "Ctrl+Z", "undo")
         self.redo_action = self._action(
             "Redo", lambda: (canvas.end_stroke(), stack.redo()), "Ctrl+Shift+Z", "redo"
         )
@@ -204,8 +207,8 @@ class MainWindow(QMainWindow):
         tools = ToolBar(
             self.state,
             (
-                (self.brush_action, self.eraser_action, "brush size", smaller, bigger,
-                 self.colour_action),
+                (self.brush_action, self.eraser_action, *self.selecting.actions, "brush size",
+                 smaller, bigger, self.colour_action),
                 (self.undo_action, self.redo_action, self.clear_action),
                 (self.open_action, self.import_action, self.lineart_action),
                 (self.layout_action, self.detach_action),
@@ -234,6 +237,7 @@ class MainWindow(QMainWindow):
         self.controls.notice.connect(lambda message: self._say(message, True))
         c.frames.result_shown.connect(self._on_result)
         c.frames.render_failed.connect(self._on_render_failed)
+        c.frames.notice.connect(lambda text: self.statusBar().showMessage(text, 5000))
         c.styles_failed.connect(self.show_error)
         c.frames.stats_changed.connect(self._on_stats)
         c.exports.export_finished.connect(
@@ -256,7 +260,9 @@ class MainWindow(QMainWindow):
         self.controller.load_model()
 
     def set_tool(self, tool: str) -> None:
-        self.canvas.tool = tool
+        self.selecting.use_tool(tool)
+        if tool in ("brush", "eraser"):
+            self.canvas.tool = tool
         self.brush_action.setChecked(tool == "brush")
         self.eraser_action.setChecked(tool == "eraser")
 

@@ -64,6 +64,7 @@ def create_window(
         window.canvas.load_array(sketch)
     if controller.restored_reference is not None:
         window.canvas.load_reference(controller.restored_reference)
+    window.selecting.load(controller.restored_selection)
     if notices:
         window.show_notices(notices)
     return window
