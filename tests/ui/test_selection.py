@@ -110,7 +110,7 @@ def test_select_all_and_the_three_ways_to_deselect(qtbot, make_window):
         assert regions.selection is not None and regions.selection.mask.all()
         ants = window.selecting.canvas_ants
         offset = ants.dash_offset
-        qtbot.waitUntil(lambda: ants.dash_offset != offset, timeout=2000)  # they march
+        qtbot.waitUntil(lambda a=ants, o=offset: a.dash_offset != o, timeout=2000)  # they march
         key(qtbot, window, *deselect)
         assert regions.selection is None
     assert not window.selecting.canvas_ants.marching
