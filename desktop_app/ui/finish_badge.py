@@ -1,4 +1,4 @@
-"""The mark on a finished picture: "Finished · 1024×1024", over the picture's top left
+"""The mark on a finished picture: "Finished · 1024×1024", over the picture's bottom left
 corner while that picture is the one shown (a child of the picture's view, it goes with it
 into the picture's own window)."""
 
@@ -52,5 +52,7 @@ class FinishBadge(QLabel):
         return False
 
     def _place(self) -> None:
-        corner = self.host.image_rect().topLeft().toPoint()
-        self.move(corner.x() + MARGIN, corner.y() + MARGIN)
+        # The bottom left: the banners float over the top right, Finish's bar was at the
+        # bottom centre.
+        corner = self.host.image_rect().bottomLeft().toPoint()
+        self.move(corner.x() + MARGIN, corner.y() - self.height() - MARGIN)
