@@ -20,6 +20,7 @@ from desktop_app.app.drawing import Drawing
 from desktop_app.app.drawing_file import settings_of, styles_here
 from desktop_app.app.exporter import Exporter
 from desktop_app.app.filmstrip_store import FilmstripKeeper
+from desktop_app.app.finisher import Finisher
 from desktop_app.app.frame_pacer import HISTORY_SETTLE_MS, FramePacer
 from desktop_app.app.history import History
 from desktop_app.app.jobs import LineArtJob, ReferenceLinesJob
@@ -78,6 +79,7 @@ class Controller(QObject):
         self.gate = ModelGate(state, worker, device, parent=self)
         self.frames = FramePacer(state, worker, self.gate, self.history, history_settle_ms, self)
         self.exports = Exporter(state, worker, self.frames, parent=self)
+        self.finishes = Finisher(state, worker, self.frames, self.gate, self.history, self)
         self.session = SessionKeeper(state, data_dir, parent=self)
         filmstrip_dir = data_dir / "filmstrip" if data_dir is not None else None
         self.filmstrip = FilmstripKeeper(self.history, filmstrip_dir, parent=self)
@@ -203,6 +205,7 @@ class Controller(QObject):
             return
         self._closing = True
         self.frames.stop()
+        self.finishes.cancel()  # a finish is not worth waiting for, as an export is
         self.session.save_soon_now()
         self.timelapse.close()
         self.timelapse_exports.cancel()

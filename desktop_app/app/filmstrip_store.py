@@ -174,6 +174,12 @@ def _params(raw: dict[str, Any]) -> GenerationParams:
             raise ValueError("a LoRA style is not (name, weight, hash)")
         loras.append((name, float(weight), short_hash))
     values["loras"] = tuple(loras)
+    if raw.get("hires_upscale") is not None:  # a finished picture: its second pass
+        values["hires_upscale"] = SETTINGS["finish_scale"].parse_stored(raw["hires_upscale"])
+        values["hires_steps"] = SETTINGS["finish_steps"].parse_stored(raw["hires_steps"])
+        values["denoising_strength"] = SETTINGS["finish_strength"].parse_stored(
+            raw["denoising_strength"]
+        )
     return GenerationParams(**values)
 
 

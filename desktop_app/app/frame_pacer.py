@@ -82,6 +82,10 @@ class FramePacer(QObject):
         self.styles = PromptStyleStore()  # the window's, with the user's own, replaces it
         self.regions = RegionFrames(state, self)  # the selection, the locked picture
         self._shown_id = -1
+        # Paused (while a picture is finished): frames asked for wait, and the latest goes
+        # out on resume ("force" if any of them was Generate's).
+        self._paused = False
+        self._held: bool | None = None
         self._arrivals: deque[float] = deque(maxlen=12)
         # A throttled frame is a stroke's (or a drag's): it never cancels the one in flight.
         self._throttle = single_shot(self, STROKE_INTERVAL_MS, self._request_in_motion)
@@ -95,6 +99,16 @@ class FramePacer(QObject):
     def stop(self) -> None:
         for timer in (self._throttle, self._debounce, self._settle):
             timer.stop()
+
+    def pause(self) -> None:
+        """Send no frame until ``resume``; changes meanwhile are remembered."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Frames again: the drawing as it is now goes out if anything changed meanwhile."""
+        self._paused, held, self._held = False, self._held, None
+        if held is not None:
+            self.request_frame(force=held)
 
     # --- requests --------------------------------------------------------------------------
     def sketch_changed(self, in_stroke: bool) -> None:
@@ -174,6 +188,9 @@ class FramePacer(QObject):
         ``in_motion`` (a stroke, a drag) may be smaller on a slow device (``frame_sizes``)."""
         self._throttle.stop()
         self._debounce.stop()
+        if self._paused:
+            self._held = bool(self._held) or force
+            return None
         if not self.gate.can_render:
             return None  # nothing can render: the window works as a sketch tool
         size = int(self.state.size)

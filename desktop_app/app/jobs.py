@@ -10,8 +10,9 @@ change while it runs.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,8 +21,9 @@ import numpy as np
 from desktop_app.app import engine_api, files
 from desktop_app.app.drawing import Drawing
 from desktop_app.app.drawing_file import drawing_chunks
+from desktop_app.core.errors import ModelLoadError, RenderCancelled
 from desktop_app.core.metadata import save_png
-from desktop_app.core.types import FrameEngine, FrameResult
+from desktop_app.core.types import FinishProgress, FinishRequest, FrameEngine, FrameResult
 
 
 class Job(Protocol):
@@ -56,12 +58,10 @@ class ExportJob:
         result = self.result
         # Latents fit only the VAE of the load that made them; a picture from before a model
         # switch (or a reload) is exported as it was shown, as is a composed one (region
-        # frames: no latents make the whole of it).
-        if (
-            engine is not None
-            and result.load_id == engine.info.load_id
-            and not result.params.composed
-        ):
+        # frames: no latents make the whole of it) and a finished one (decoded by the full
+        # VAE already).
+        as_shown = result.params.composed or result.params.hires_upscale is not None
+        if engine is not None and result.load_id == engine.info.load_id and not as_shown:
             image = engine.export_image(result, should_cancel)
         else:
             image = result.image
@@ -93,3 +93,24 @@ class ReferenceLinesJob:
 
     def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> np.ndarray:
         return engine_api.lineart_from_photo(self.photo)
+
+
+@dataclass(frozen=True, eq=False)
+class FinishJob:
+    """Finish (see ``FinishRequest``): the picture shown, upscaled and refined by the model.
+    ``progress`` is called in the worker thread as it goes; ``cancel`` is the user's (Esc),
+    asked as often as the engine asks whether to stop, as is the worker's own."""
+
+    request: FinishRequest
+    progress: Callable[[FinishProgress], None]
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, engine: FrameEngine | None, should_cancel: Callable[[], bool]) -> FrameResult:
+        def stop() -> bool:
+            return self.cancel.is_set() or should_cancel()
+
+        if stop():  # cancelled while it waited for the frame in flight
+            raise RenderCancelled("the finish was cancelled")
+        if engine is None:
+            raise ModelLoadError("no model is loaded")
+        return engine.finish(self.request, self.progress, stop)

@@ -37,7 +37,15 @@ def parameters_text(params: GenerationParams) -> str:
         ("Model", params.model),
         ("ControlNet scale", f"{params.control_scale:g}"),
     ]
-    if params.strength is not None:
+    if params.hires_upscale is not None:
+        # A finished picture: A1111's hires fix, whose "Denoising strength" is the second
+        # pass's (colour mode's first-pass strength is kept in our own chunk).
+        fields += [
+            ("Hires upscale", f"{params.hires_upscale:g}"),
+            ("Hires steps", params.hires_steps),
+            ("Denoising strength", f"{params.denoising_strength:g}"),
+        ]
+    elif params.strength is not None:
         fields.append(("Denoising strength", f"{params.strength:g}"))
     fields.append(("Mode", params.mode))
     prompt = params.prompt

@@ -25,6 +25,8 @@ MAX_SEED = 2**32 - 1
 MAX_PROMPT_CHARS = 4000
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 MAX_LORAS = 8
+# Finish: the scales the Export menu offers (any in 1..4 is accepted).
+FINISH_SCALES: tuple[float, ...] = (1.5, 2.0, 3.0)
 LORA_WEIGHT_RANGE = (-2.0, 2.0)
 
 
@@ -222,6 +224,40 @@ SETTINGS: dict[str, Setting] = {
             high=50,
             help="image-to-image: the scheduler's steps, 1..50, of which int(steps × strength) "
             "run",
+        ),
+        # Finish (A1111's hires fix): the picture upscaled by the scale (remembered), then
+        # refined for int(steps × strength) of steps; steps and strength are the turbo
+        # models' defaults, which a model preset may set for itself (models/presets.py).
+        Setting(
+            "finish_scale",
+            float,
+            2.0,
+            "finish scale",
+            "prefs",
+            low=1.0,
+            high=4.0,
+            help="Finish: how much larger the finished picture is, 1..4 (default 2)",
+        ),
+        Setting(
+            "finish_steps",
+            int,
+            4,
+            "finish steps",
+            low=1,
+            high=50,
+            help="Finish: the scheduler's steps, 1..50, of which int(steps × strength) run "
+            "(default 4)",
+        ),
+        Setting(
+            "finish_strength",
+            float,
+            0.4,
+            "finish strength",
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            help="Finish: how far the second pass moves from the upscaled picture, (0, 1] "
+            "(default 0.4)",
         ),
         Setting(
             "size",

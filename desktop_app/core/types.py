@@ -16,7 +16,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from desktop_app.core.errors import InvalidRequestError
-from desktop_app.core.settings_table import FRAME_SETTINGS, SETTINGS, check_frame_settings
+from desktop_app.core.settings_table import (  # noqa: F401 - FINISH_SCALES: its old home
+    FINISH_SCALES,
+    FRAME_SETTINGS,
+    SETTINGS,
+    check_frame_settings,
+)
 
 Mode = Literal["scribble", "colour"]
 # A region frame's soft edge, in pixels of the picture (see RenderRequest.keep); docs/REGIONS.md.
@@ -26,11 +31,10 @@ MAX_FEATHER_PX = 256
 # (scaled with the page): the window's locked picture repaints the changed pixels' bounding
 # box grown by this much.
 REGION_CONTEXT_PX = 64
-# Finish's defaults for the turbo models (a preset may set its own) and its limits.
-FINISH_SCALES = (1.5, 2.0, 3.0)  # offered in the Export menu; any scale in 1..4 is accepted
-DEFAULT_FINISH_SCALE = 2.0
-DEFAULT_FINISH_STEPS = 4
-DEFAULT_FINISH_STRENGTH = 0.4
+# Finish's defaults for the turbo models (a preset may set its own), from the settings table.
+DEFAULT_FINISH_SCALE = SETTINGS["finish_scale"].default
+DEFAULT_FINISH_STEPS = SETTINGS["finish_steps"].default
+DEFAULT_FINISH_STRENGTH = SETTINGS["finish_strength"].default
 _load_ids = itertools.count(1)
 
 

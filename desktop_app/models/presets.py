@@ -31,6 +31,10 @@ class Preset:
     licence: str = ""
     builtin: str | None = None  # "tiny" / "random": built in code, nothing to download
     is_noise: bool = False
+    # Finish's second pass, where this model wants its own (None: the settings table's, made
+    # for the turbo models: 4 steps at strength 0.4).
+    finish_steps: int | None = None
+    finish_strength: float | None = None
 
     @property
     def hub_parts(self) -> tuple[tuple[str, str], ...]:
@@ -169,6 +173,18 @@ def get_preset(name: str) -> Preset:
             f"unknown preset {name!r}; choose one of {', '.join(PRESETS)} "
             "(live-canvas models list shows them)"
         ) from None
+
+
+def finish_defaults(model: str) -> tuple[int, float]:
+    """Finish's (steps, strength) for ``model``: its preset's own, else the settings table's
+    (any model that is not a preset: a folder, a hub id, a server's)."""
+    preset = PRESETS.get(model)
+    steps = preset.finish_steps if preset and preset.finish_steps else None
+    strength = preset.finish_strength if preset and preset.finish_strength else None
+    return (
+        steps or SETTINGS["finish_steps"].default,
+        strength or SETTINGS["finish_strength"].default,
+    )
 
 
 def family_defaults(family: str) -> FamilyDefaults:

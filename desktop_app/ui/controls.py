@@ -147,8 +147,10 @@ class ControlPanel(QWidget):
         self.export = QPushButton("Export")
         self.export.setIcon(icon("export"))
         self.export.setToolTip("Save the picture as PNG at full quality (Ctrl+S)")
+        self.finish = QPushButton("Finish")  # its action is the window's (ui/finish_actions)
+        self.finish.setIcon(icon("finish"))
         buttons = QHBoxLayout()
-        for button in (self.live, self.generate, self.export):
+        for button in (self.live, self.generate, self.export, self.finish):
             buttons.addWidget(button)
         grid.addLayout(buttons, 3, 3, 1, 3)
 

@@ -61,7 +61,10 @@ class Filmstrip(QListWidget):
                     )
                 )
                 self._icons[entry.entry_id] = icon
-            text = f"{'📌 ' if entry.pinned else ''}{entry.result.params.seed}"
+            params = entry.result.params
+            text = f"{'📌 ' if entry.pinned else ''}{params.seed}"
+            if params.hires_upscale is not None:  # a finished picture
+                text += f" ×{params.hires_upscale:g}"
             item = QListWidgetItem(icon, text)
             item.setData(ENTRY_ROLE, entry.entry_id)
             item.setToolTip(entry.result.params.prompt or "(no prompt)")

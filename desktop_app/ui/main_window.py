@@ -30,6 +30,7 @@ from desktop_app.ui.download_dialog import ModelDownloadDialog
 from desktop_app.ui.download_offer import DownloadOffer
 from desktop_app.ui.export_menu import ExportMenu
 from desktop_app.ui.filmstrip import Filmstrip
+from desktop_app.ui.finish_actions import FinishActions
 from desktop_app.ui.help_menu import HelpMenu
 from desktop_app.ui.image_import import ImageImport
 from desktop_app.ui.image_view import ImageView
@@ -201,6 +202,9 @@ class MainWindow(QMainWindow):
         self.timelapse_menu = TimelapseMenu(self.controller, self._say, self)
         self.record_action.setMenu(self.timelapse_menu)
         self.export_menu.addAction(self.timelapse_menu.export_action)
+        self.finishing = FinishActions(self, self.controller, self.preview, self._say)
+        self.finishing.add_to_menu(self.export_menu)
+        self.finishing.attach_button(self.controls.finish)
         self.help_menu = HelpMenu(self._say, self)
         self.help_action = self._action("Help", None)
         self.help_action.setMenu(self.help_menu)
@@ -212,7 +216,7 @@ class MainWindow(QMainWindow):
                 (self.undo_action, self.redo_action, self.clear_action),
                 (self.open_action, self.import_action, self.lineart_action),
                 (self.layout_action, self.detach_action),
-                (self.export_action, self.record_action),
+                (self.export_action, self.finishing.finish_action, self.record_action),
                 (self.help_action,),
             ),
         )
@@ -351,7 +355,7 @@ class MainWindow(QMainWindow):
     def _on_result(self, result: FrameResult) -> None:
         self.preview.set_array(result.image)
         self.status.show_origin(result)
-        self.status.show_size(result.params.size, self.state.size)
+        self.status.show_size(result.image.shape[0], self.state.size)  # a finished one: larger
         if self.error_banner.property("render_error"):  # a picture again: that one is over
             self.error_banner.hide()
         if self.quit_after_first_frame:

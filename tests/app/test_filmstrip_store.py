@@ -57,6 +57,26 @@ def test_pictures_settings_and_pins_come_back_exactly(tmp_path):
         assert np.array_equal(got.image, want.image)
 
 
+def test_a_finished_picture_comes_back_larger_with_its_second_pass(tmp_path):
+    finished = params(4, hires_upscale=1.5, hires_steps=4, denoising_strength=0.4)
+    kept = (StoredPicture("f.png", noise(4, side=96), finished, False), picture(5))
+    FilmstripStore(tmp_path).save(kept)
+    loaded = FilmstripStore(tmp_path).load()
+    assert loaded.notices == ()
+    got = loaded.pictures[0]
+    assert got.params == finished and got.image.shape == (96, 96, 3)
+    assert loaded.pictures[1].params.hires_upscale is None
+
+
+def test_a_finish_scale_out_of_its_range_is_a_damaged_index(tmp_path):
+    finished = params(4, hires_upscale=2.0, hires_steps=4, denoising_strength=0.4)
+    FilmstripStore(tmp_path).save((StoredPicture("f.png", noise(4), finished, False),))
+    index = tmp_path / "index.json"
+    index.write_text(index.read_text().replace('"hires_upscale": 2.0', '"hires_upscale": 9.0'))
+    loaded = FilmstripStore(tmp_path).load()
+    assert loaded.pictures == () and "finish scale must be" in loaded.notices[0]
+
+
 def test_the_oldest_unpinned_pictures_go_first_to_stay_within_the_budget():
     newest_first = (picture(5), picture(4), picture(3, pinned=True), picture(2), picture(1))
     sizes = {p.name: 10 for p in newest_first}
