@@ -205,6 +205,8 @@ class MainWindow(QMainWindow):
         self.finishing = FinishActions(self, self.controller, self.preview, self._say)
         self.finishing.add_to_menu(self.export_menu)
         self.finishing.attach_button(self.controls.finish)
+        cancel = self.finishing.cancel_action  # holds Esc while enabled (a finish runs)
+        cancel.changed.connect(lambda: self.selecting.use_escape(not cancel.isEnabled()))
         self.help_menu = HelpMenu(self._say, self)
         self.help_action = self._action("Help", None)
         self.help_action.setMenu(self.help_menu)

@@ -89,6 +89,12 @@ class SelectionTools(QObject):
     def deselect(self) -> None:
         self.select(None)
 
+    def use_escape(self, on: bool) -> None:
+        """Esc deselects unless something else holds it now (a Finish in progress: Esc
+        cancels that), so one key press never means two things."""
+        keys = DESELECT_KEYS if on else tuple(k for k in DESELECT_KEYS if k != "Esc")
+        self.deselect_action.setShortcuts([QKeySequence(key) for key in keys])
+
     def load(self, selection: Selection | None) -> None:
         """The autosaved selection, on this page (not an undo step)."""
         image = self.canvas.image()

@@ -237,3 +237,20 @@ def test_every_offered_scale_makes_a_picture_the_filmstrip_keeps(qtbot, make_win
     kept = window.controller.filmstrip.store.load().pictures
     assert kept[0].image.shape == (side, side, 3)
     assert kept[0].params.hires_upscale == scale
+
+
+def test_escape_cancels_a_finish_first_and_deselects_only_after_it(qtbot, make_window):
+    engine = FakeEngine()
+    engine.finish_delay_s = 10.0
+    window = make_window(engine)
+    first_frame(qtbot, window)
+    window.selecting.select_all()
+    assert window.controller.regions.selection is not None
+    press_finish(window)
+    qtbot.waitUntil(lambda: window.finishing.bar.isVisible(), timeout=2000)
+    press_escape(window)  # one press: the finish stops, the selection stays
+    qtbot.waitUntil(lambda: not window.controller.finishes.running, timeout=3000)
+    assert engine.finished == []
+    assert window.controller.regions.selection is not None
+    press_escape(window)  # the next one deselects
+    qtbot.waitUntil(lambda: window.controller.regions.selection is None, timeout=2000)
