@@ -151,3 +151,38 @@ def compose(
     # Where alpha is 0 the blend is exactly the kept value; np.where says so for any rounding.
     box.cut(out)[...] = np.where(alpha > 0, np.rint(blended), kept).astype(np.uint8)
     return out
+
+
+def fit_sketch(sketch: np.ndarray, size: int) -> np.ndarray:
+    """The sketch on the ``size`` page, for a client that cuts its crop (a served region
+    frame): a non-square one centred on white, resized with OpenCV's area filter. The engine
+    fits a sketch with torch's antialiased bilinear, so a sketch not drawn at the page's size
+    may differ here by a grey level at the lines' edges; one at the size is cut as it is."""
+    h, w = sketch.shape[:2]
+    if (h, w) == (size, size):
+        return sketch
+    side = max(h, w)
+    square = np.full((side, side, 3), 255, np.uint8)
+    top, left = (side - h) // 2, (side - w) // 2
+    square[top : top + h, left : left + w] = sketch
+    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def box_from(raw: object, page: int) -> Box:
+    """A crop box sent by a client, ``[top, left, height, width]``, checked against the page:
+    whole numbers on the ``ALIGN`` grid, inside the page, not empty."""
+    if (
+        not isinstance(raw, list)
+        or len(raw) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)
+    ):
+        raise InvalidRequestError("a crop box is [top, left, height, width] in whole pixels")
+    box = Box(*raw)
+    if any(v % ALIGN for v in raw) or min(raw) < 0 or min(box.height, box.width) < ALIGN:
+        raise InvalidRequestError(
+            f"a crop box's numbers are multiples of {ALIGN} (height and width at least "
+            f"{ALIGN}), got {raw}"
+        )
+    if box.bottom > page or box.right > page:
+        raise InvalidRequestError(f"the crop box {raw} reaches outside the {page}x{page} page")
+    return box

@@ -31,13 +31,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from desktop_app.core.errors import RenderCancelled
+from desktop_app.core.errors import InvalidRequestError, RenderCancelled
 from desktop_app.core.region import Box, compose, crop_box, fit_crop, mask_at_size, render_shape
 from desktop_app.core.types import FrameResult, RenderRequest
 from desktop_app.engine.device import StageClock
 from desktop_app.engine.forwards import eager_forwards
-from desktop_app.engine.outputs import timings_of, to_uint8
-from desktop_app.engine.sketch import to_device_image
+from desktop_app.engine.outputs import out_of_memory_says_so, timings_of, to_uint8
+from desktop_app.engine.sketch import control_from_canvas, control_from_sketch, to_device_image
 from desktop_app.engine.text import TextConditioning
 
 
@@ -73,16 +73,66 @@ def render_region(
     composed picture exports as it is shown)."""
     assert req.region is not None and req.keep is not None, "RenderRequest checks both"
     mask, crop = plan(req.region, req.size, req.feather, engine.info.family)
-    pixels, text = render_crop(engine, req, crop, should_cancel, clock)
+    control = _cut(engine.page_control(req)[0], crop.box)
+    kept = crop.box.cut(req.keep) if req.mode == "colour" else None
+    pixels, text = render_crop(engine, req, crop, control, kept, should_cancel, clock)
     image = compose(req.keep, fit_crop(pixels, crop.box), crop.box, mask, req.feather)
     clock.lap()  # convert: the host copy, the resize and the paste
-    params = dataclasses.replace(engine._params(req), composed=True)
+    return _result(engine, req, image, clock, text)
+
+
+@torch.inference_mode()
+def render_sent_crop(
+    engine, req: RenderRequest, box: Box, should_cancel: Callable[[], bool]
+) -> FrameResult:
+    """A served region frame's crop (``Engine.render_crop``): ``req.sketch`` is the crop of
+    the page's sketch, and in colour mode ``req.colour`` the crop of the kept picture; the
+    result's ``image`` is the rendered crop at the box's shape, for the client to paste.
+    LoRA styles, cancelling and running out of memory as ``Engine.render``."""
+    engine.set_loras(req.loras)
+    with (
+        out_of_memory_says_so(engine.device, req.size),
+        engine.cancel_points.armed(should_cancel),
+    ):
+        return _sent_crop(engine, req, box, should_cancel)
+
+
+def _sent_crop(
+    engine, req: RenderRequest, box: Box, should_cancel: Callable[[], bool]
+) -> FrameResult:
+    if engine._cuda_graphs:
+        torch.compiler.cudagraph_mark_step_begin()
+    clock = StageClock(engine.device)
+    check_sent_crop(req, box)
+    crop = CropPlan(box, render_shape(box, req.size, engine.info.family), req.size)
+    if engine.device.type == "cpu" and req.mode != "colour":  # as page_control makes it
+        control = control_from_sketch(req.sketch, engine.dtype)
+    else:
+        control = control_from_canvas(to_device_image(req.sketch, engine.device, engine.dtype))
+    pixels, text = render_crop(engine, req, crop, control, req.colour, should_cancel, clock)
+    image = fit_crop(pixels, box)
+    clock.lap()  # convert
+    return _result(engine, req, image, clock, text)
+
+
+def check_sent_crop(req: RenderRequest, box: Box) -> None:
+    """The crop's images must be the box's shape (the box itself is checked on the wire)."""
+    if req.sketch.shape[:2] != (box.height, box.width):
+        h, w = req.sketch.shape[:2]
+        raise InvalidRequestError(
+            f"the crop's sketch is {w}x{h}, and its box {box.width}x{box.height}"
+        )
+    if req.mode == "colour" and (req.colour is None or req.colour.shape != req.sketch.shape):
+        raise InvalidRequestError("a colour-mode crop needs the kept picture's crop")
+
+
+def _result(engine, req: RenderRequest, image: np.ndarray, clock: StageClock, text) -> FrameResult:
     return FrameResult(
         image=image,
-        params=params,
+        params=dataclasses.replace(engine._params(req), composed=True),
         timings=timings_of(clock),
         request_id=req.request_id,
-        latents=None,
+        latents=None,  # a composed picture exports as it is shown
         warnings=text.warnings,
         load_id=engine.load_id,
     )
@@ -92,20 +142,23 @@ def render_crop(
     engine,
     req: RenderRequest,
     crop: CropPlan,
+    control: torch.Tensor,
+    kept: np.ndarray | None,
     should_cancel: Callable[[], bool],
     clock: StageClock,
 ) -> tuple[np.ndarray, TextConditioning]:
     """The crop's pixels (RGB uint8 at ``crop.shape``) before pasting, and the prompt's
-    encoding; ``clock`` laps after the preprocessing, the text encoding, the steps and the
-    decoding."""
+    encoding, from the crop's ControlNet input ``control`` (at the box's shape) and in colour
+    mode the kept picture's crop ``kept``; ``clock`` laps after the preprocessing, the text
+    encoding, the steps and the decoding."""
     colour = req.mode == "colour"
     sched = engine.schedule(req.steps, req.strength if colour else None)
-    control = _fit(_cut(engine.page_control(req)[0], crop.box), crop.shape)
+    control = _fit(control, crop.shape)
     noise = crop_noise(engine, req.seed, crop)
     if colour:
-        assert req.keep is not None
-        kept = to_device_image(crop.box.cut(req.keep), engine.device, engine.dtype)
-        start = engine.encode_image(_fit(kept, crop.shape)).float()
+        assert kept is not None, "colour mode starts from the kept picture"
+        image01 = to_device_image(kept, engine.device, engine.dtype)
+        start = engine.encode_image(_fit(image01, crop.shape)).float()
         latents = (start + noise * sched.sigmas[0]).contiguous()
     else:
         latents = noise * sched.start_scale

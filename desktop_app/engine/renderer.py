@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from desktop_app.core.errors import InvalidRequestError, RenderCancelled
+from desktop_app.core.region import Box
 from desktop_app.core.resources import is_frozen
 from desktop_app.core.types import (
     EngineInfo,
@@ -212,6 +213,13 @@ class Engine:
             self.cancel_points.armed(should_cancel),
         ):
             return self._render(request, should_cancel)
+
+    def render_crop(
+        self, request: RenderRequest, box: Box, should_cancel: Callable[[], bool] | None = None
+    ) -> FrameResult:
+        """A region frame's crop alone, cut by a client: how a server renders a region frame,
+        so that only the crop travels each way (``region.render_sent_crop``)."""
+        return region.render_sent_crop(self, request, box, should_cancel or _never)
 
     def _render(self, req: RenderRequest, should_cancel: Callable[[], bool]) -> FrameResult:
         clock = StageClock(self.device)
