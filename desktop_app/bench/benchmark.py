@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from desktop_app.bench.common import StrokeSketch, load_average
+from desktop_app.bench.region import RegionFrames
 from desktop_app.bench.tools import ForwardTimer, MemoryProbe, SharedModules
 from desktop_app.core.types import RenderRequest
 from desktop_app.engine.device import dtype_name, pick_placement
@@ -63,6 +64,7 @@ class BenchConfig:
     dtype: str | None = None
     baseline: bool = True
     compile: bool = False
+    region: float | None = None  # also time region frames of this side fraction (region.py)
 
 
 @dataclass
@@ -193,6 +195,10 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
         return last[0]
 
     runs = [Run("engine", engine_frame, engine_dtype, packed=True)]
+    regions = None
+    if config.region is not None:
+        regions = RegionFrames(engine, config.size, config.region, PROMPT)
+        runs.append(Run("region", regions.frame, engine_dtype, packed=True))  # after "engine"
     shared_modules = [parts.unet, parts.controlnet, *parts.text_encoders]
     shared = SharedModules(shared_modules, engine_dtype, engine.packed_weights)
     if config.baseline:
@@ -218,6 +224,9 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
     report["dtype_conversions"] = shared.conversions
     report["settle_frames"] = settle_frames
     report["packed_weights"] = engine.packed_weights is not None
+    if regions is not None:
+        region_ms = next(run.frame_ms for run in runs if run.name == "region")
+        report |= regions.report(runs[0].frame_ms, region_ms, config.warmup)
     if shared.conversions:
         report["notes"].append(
             "the runs share one set of modules, converted in place between the dtypes before "

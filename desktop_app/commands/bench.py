@@ -64,6 +64,14 @@ def add_parser(subparsers) -> None:
         help="torch.compile the engine's models (as the app's --compile); the compile time "
         "shows in the first warm-up frame, the stock pipeline stays uncompiled",
     )
+    p.add_argument(
+        "--region",
+        type=ranged(float, 0.01, 1.0, "region"),
+        default=None,
+        metavar="F",
+        help="also time region frames repainting a centred square of side F x the page's side "
+        "(0.01..1), alternating with full frames; prints both and their ratio",
+    )
     add_server_arguments(p)
     remote = p.add_argument_group("with --server")
     remote.add_argument(
@@ -113,12 +121,19 @@ def command_line(args: argparse.Namespace) -> str:
     argv += ["--json"] if args.json else []
     argv += ["--no-baseline"] if args.no_baseline else []
     argv += ["--compile"] if args.compile else []
+    argv += ["--region", f"{args.region:g}"] if args.region is not None else []
     return shlex.join(argv)
 
 
 def run(args: argparse.Namespace) -> int:
     given = {"--model": args.model, "--device": args.device, "--dtype": args.dtype}
     given |= {"--compile": args.compile, "--no-baseline": args.no_baseline}
+    if args.server and args.region is not None:
+        from desktop_app.core.errors import InvalidRequestError
+
+        raise InvalidRequestError(
+            "--region times region frames on this computer's engine: leave out --server"
+        )
     server = server_choice(args.server, args.token_file, given)
     if server is not None:
         return run_remote(args, server)
@@ -133,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         baseline=not args.no_baseline,
         compile=args.compile,
+        region=args.region,
     )
     report = run_benchmark(config, progress=lambda msg: print(msg, file=sys.stderr))
     report["machine"] = machine_info(report["device"]) | {"load_average": report["load_average"]}
@@ -230,6 +246,8 @@ def summary(report: dict) -> str:
         f"{_ms(b['text_encode_ms'])}, denoise {_ms(b['denoise_ms'])}, decode "
         f"{_ms(b['decode_ms'])}, convert {_ms(b['convert_ms'])}"
     )
+    if report.get("region") is not None:
+        lines.append(region_summary(report))
     lines.append(
         f"  model forwards {_ms(report['forwards_ms'])}; overhead outside them "
         f"{_ms(report['overhead_ms'])}"
@@ -248,3 +266,14 @@ def summary(report: dict) -> str:
     )
     lines += [f"  note: {note}" for note in report["notes"]]
     return "\n".join(lines)
+
+
+def region_summary(report: dict) -> str:
+    crop, rendered = report["region_crop"], report["region_rendered"]
+    scaled = "" if crop == rendered else f", rendered at {rendered[1]}x{rendered[0]}"
+    return (
+        f"  region frames ({report['region']:g} of the side, crop {crop[1]}x{crop[0]}{scaled}): "
+        f"median {_ms(report['region_ms'])}, full frames {_ms(report['engine_ms'])}, "
+        f"region_ratio {report['region_ratio']:.3f} (per frame pair "
+        f"{report['region_ratio_paired']:.3f})"
+    )

@@ -21,6 +21,7 @@ from desktop_app.commands.arguments import (
     server_choice,
     setting_arg,
 )
+from desktop_app.commands.region_args import add_region_arguments, region_inputs
 from desktop_app.core.errors import InvalidRequestError
 from desktop_app.core.settings_table import SETTINGS, Setting
 from desktop_app.models.presets import DEFAULT_PRESET
@@ -62,6 +63,7 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="decode with the full VAE instead of the fast preview decoder",
     )
+    add_region_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     _check_init_options(args, server)
     sketch = read_image(args.sketch)
     init = read_image(args.init, what="--init picture") if args.init else None
+    region = region_inputs(args, sketch)  # a region frame's keep, region and feather
     check_writable(args.out)
     # On a server the styles are its own, found by name there.
     loras = tuple(args.lora) if server else check_loras(args.lora)
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if init is not None:
         request = Img2ImgRequest(init=init, **common)
     else:
-        request = RenderRequest(mode=args.mode, **common)
+        request = RenderRequest(mode=args.mode, **common, **region)
     engine = _engine(args, server)
     for warning in engine.info.warnings:
         print(f"live-canvas: warning: {warning}", file=sys.stderr)

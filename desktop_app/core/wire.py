@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from desktop_app.core.region import Box, box_from
 from desktop_app.core.settings_table import FRAME_SETTINGS, SETTINGS
 from desktop_app.core.types import (
     FrameTimings,
@@ -210,6 +211,43 @@ def decode_images(header: dict[str, Any], payload: bytes) -> tuple[np.ndarray, n
     sketch = decode_sketch(payload[: sizes[0]])
     colour = decode_sketch(payload[sizes[0] :]) if len(sizes) == 2 else None
     return sketch, colour
+
+
+def crop_body(
+    request: RenderRequest, box: Box, reply: Reply | None = None
+) -> tuple[dict[str, Any], bytes]:
+    """A region frame as a client sends it (only the crop travels): ``request`` is the frame
+    with the crop of the page's sketch as its sketch and, in colour mode, the crop of the kept
+    picture as its colour image; the header's ``crop`` says where the box lies on the page
+    (``size``). The reply's picture is the rendered crop, which the client pastes."""
+    header, images = request_body(request, reply)
+    header["crop"] = {"box": box.as_list()}
+    return header, images
+
+
+def read_crop(header: dict[str, Any], request: RenderRequest) -> Box | None:
+    """The crop box of a region frame's request (None for a whole frame), checked against the
+    page and the images it came with; WireError(400) for a bad one."""
+    from desktop_app.core.errors import InvalidRequestError
+
+    crop = header.get("crop")
+    if crop is None:
+        return None
+    if not isinstance(crop, dict):
+        raise WireError(400, "'crop' must be an object with a 'box'")
+    try:
+        box = box_from(crop.get("box"), request.size)
+    except InvalidRequestError as err:
+        raise WireError(400, str(err)) from None
+    for image, what in ((request.sketch, "sketch"), (request.colour, "kept picture")):
+        if image is not None and image.shape[:2] != (box.height, box.width):
+            raise WireError(
+                400, f"the crop's {what} is {image.shape[1]}x{image.shape[0]}, and its box "
+                f"{box.width}x{box.height}"
+            )
+    if request.mode == "colour" and request.colour is None:
+        raise WireError(400, "a colour-mode crop needs the kept picture's crop")
+    return box
 
 
 def read_call(

@@ -6,10 +6,15 @@ per-frame forwards for compiled ones (``--compile``).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
+
+# Each compiled module's eager forward (unbound: a bound one would keep the module alive).
+_EAGER: weakref.WeakKeyDictionary[torch.nn.Module, Callable] = weakref.WeakKeyDictionary()
 
 
 def to_channels_last(
@@ -60,6 +65,22 @@ def compile_forwards(
         # decorator; compiling the wrapper would put both models' graphs in one dynamo
         # cache (keyed by code object) under one recompile limit. The wrapper does nothing
         # for our calls (no attention kwargs, so the LoRA scale stays 1).
-        forward = inspect.unwrap(type(module).forward).__get__(module)
+        _EAGER[module] = inspect.unwrap(type(module).forward)
+        forward = _EAGER[module].__get__(module)
         module.forward = torch.compile(forward, dynamic=False, backend=backend, mode=mode)
     return mode == "reduce-overhead"
+
+
+@contextlib.contextmanager
+def eager_forwards(modules: Iterable[torch.nn.Module | None]) -> Iterator[None]:
+    """While inside, each of ``modules`` whose forward ``compile_forwards`` swapped runs its
+    eager original again: for a region frame's crop, whose shape changes with the strokes, a
+    compile (and on CUDA a graph recording) per shape would cost more than it saves."""
+    swapped = [(m, m.forward) for m in modules if m is not None and m in _EAGER]
+    try:
+        for module, _compiled in swapped:
+            module.forward = _EAGER[module].__get__(module)
+        yield
+    finally:
+        for module, compiled in swapped:
+            module.forward = compiled

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from desktop_app.core.errors import InvalidRequestError, RenderCancelled
+from desktop_app.core.region import Box
 from desktop_app.core.resources import is_frozen
 from desktop_app.core.types import (
     EngineInfo,
@@ -28,7 +29,7 @@ from desktop_app.core.types import (
     RenderRequest,
     new_load_id,
 )
-from desktop_app.engine import img2img
+from desktop_app.engine import img2img, region
 from desktop_app.engine.cancellation import CancelPoints, cancellable_models
 from desktop_app.engine.cpu_weights import pack_if_supported, release_freed_memory
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
@@ -213,6 +214,13 @@ class Engine:
         ):
             return self._render(request, should_cancel)
 
+    def render_crop(
+        self, request: RenderRequest, box: Box, should_cancel: Callable[[], bool] | None = None
+    ) -> FrameResult:
+        """A region frame's crop alone, cut by a client: how a server renders a region frame,
+        so that only the crop travels each way (``region.render_sent_crop``)."""
+        return region.render_sent_crop(self, request, box, should_cancel or _never)
+
     def _render(self, req: RenderRequest, should_cancel: Callable[[], bool]) -> FrameResult:
         clock = StageClock(self.device)
         colour = req.mode == "colour"
@@ -224,6 +232,8 @@ class Engine:
             # is needed. Marking the step also keeps a cancelled frame's outputs (held by its
             # traceback) from tying the next frame's graphs into a new recording.
             torch.compiler.cudagraph_mark_step_begin()
+        if req.region is not None:  # only a crop around the region (region.py)
+            return region.render_region(self, req, should_cancel, clock)
 
         sched = self.schedule(req.steps, req.strength if colour else None)
         control, latents = self._start_latents(req, sched)
@@ -232,7 +242,8 @@ class Engine:
         text = self.prompts.encode(req.prompt)
         clock.lap()  # text encode
 
-        latents = self._denoise(req, sched, control, latents, text, should_cancel)
+        added = self._added_cond(text.pooled, req.size)
+        latents = self.denoise(sched, control, latents, text, added, req, should_cancel)
         clock.lap()  # denoise
 
         _check(should_cancel)
@@ -269,18 +280,13 @@ class Engine:
         """The ControlNet's input and the noisy latents the first step starts from."""
         colour = req.mode == "colour"
         noise = self.noise(req.seed, req.size)
-        at_size = req.sketch.shape[:2] == (req.size, req.size)
-        if self.device.type == "cpu" and at_size and not colour:
-            control = control_from_sketch(req.sketch, self.dtype)
-        else:
-            image01 = to_device_image(req.sketch, self.device, self.dtype)
-            image01 = resize_on_device(image01, req.size)
-            control = control_from_canvas(image01)
+        control, image01 = self.page_control(req)
         if colour:
             if req.colour is not None:  # the colours under the lines (a reference photo)
                 image01 = resize_on_device(
                     to_device_image(req.colour, self.device, self.dtype), req.size
                 )
+            assert image01 is not None, "page_control fits the sketch in colour mode"
             # The tiny encoder leaves its latents channels-last; compiled graphs are
             # specialised on strides, so both modes hand the UNet one layout and share a graph.
             latents = (self.encode_image(image01).float() + noise * sched.sigmas[0]).contiguous()
@@ -288,16 +294,27 @@ class Engine:
             latents = noise * sched.start_scale
         return control, latents
 
-    def _denoise(
+    def page_control(self, req: RenderRequest) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The ControlNet's input for the whole page (the sketch fitted to the size, as ink),
+        and the fitted sketch in [0, 1] where it was made on the way (None on the CPU's
+        scribble path, which reads the bytes directly)."""
+        at_size = req.sketch.shape[:2] == (req.size, req.size)
+        if self.device.type == "cpu" and at_size and req.mode != "colour":
+            return control_from_sketch(req.sketch, self.dtype), None
+        image01 = resize_on_device(to_device_image(req.sketch, self.device, self.dtype), req.size)
+        return control_from_canvas(image01), image01
+
+    def denoise(
         self,
-        req: RenderRequest,
         sched: Schedule,
         control: torch.Tensor,
         latents: torch.Tensor,
         text,
+        added: dict | None,
+        req: RenderRequest,
         should_cancel: Callable[[], bool],
     ) -> torch.Tensor:
-        added = self._added_cond(text.pooled, req.size)
+        """``latents`` after ``sched``'s steps (a frame's, a region frame's crop's)."""
         for i, t in enumerate(sched.timesteps):
             _check(should_cancel)
             sigma, sigma_next = sched.sigmas[i], sched.sigmas[i + 1]

@@ -48,6 +48,7 @@ from desktop_app.core.wire import (
     unpack,
 )
 from desktop_app.core.wire_stream import STREAM, STREAM_CONTENT_TYPE, final_record
+from desktop_app.remote import region
 from desktop_app.remote.address import ServerAddress
 from desktop_app.remote.connection import ANSWER_S, Answer, ServerConnection
 
@@ -89,6 +90,8 @@ class RemoteEngine:
     def render(
         self, request: RenderRequest, should_cancel: Callable[[], bool] | None = None
     ) -> FrameResult:
+        if request.region is not None:  # only the crop travels (region.py)
+            return region.render_region(self, request, should_cancel)
         start = time.perf_counter()
         sent_header, images = request_body(request, self.reply)
         if self.streams:

@@ -26,6 +26,7 @@ from desktop_app.core.errors import (
     RenderCancelled,
 )
 from desktop_app.core.metadata import png_info
+from desktop_app.core.region import Box
 from desktop_app.core.settings_table import MAX_PROMPT_CHARS
 from desktop_app.core.types import FrameEngine, RenderRequest, ServerTimings, lora_name
 from desktop_app.core.wire import (
@@ -43,6 +44,7 @@ from desktop_app.core.wire import (
     encode_picture,
     pack,
     read_call,
+    read_crop,
     result_header,
     unpack,
 )
@@ -59,6 +61,7 @@ class AcceptedFrame:
     export: bool
     decode_ms: float
     streamed: bool  # the client reads a streamed reply (``wire_stream``)
+    crop: Box | None = None  # a region frame's crop: only it is rendered and sent back
 
 
 @dataclass
@@ -166,7 +169,10 @@ class FrameService:
                 f"the picture was made with {call.model}, and this server now runs "
                 f"{self.engine.info.model}: it cannot be exported the same",
             )
-        return AcceptedFrame(call, request, export, _ms_since(start), wants_stream(header))
+        crop = self._crop(header, request, export)
+        return AcceptedFrame(
+            call, request, export, _ms_since(start), wants_stream(header), crop
+        )
 
     def answer(
         self,
@@ -183,7 +189,10 @@ class FrameService:
         with self._engine_lock:
             queue_ms = _ms_since(waiting)
             progress.stage = "rendering"
-            result, image = self._render(frame.request, frame.export, should_cancel)
+            if frame.crop is not None:
+                result, image = self._render_crop(frame.request, frame.crop, should_cancel)
+            else:
+                result, image = self._render(frame.request, frame.export, should_cancel)
         progress.stage = "encoding"
         start = time.perf_counter()
         reply = frame.call.reply
@@ -219,6 +228,27 @@ class FrameService:
                     ) from None
             found.append((path, weight))
         return tuple(found)
+
+    @staticmethod
+    def _crop(header: dict, request: RenderRequest, export: bool) -> Box | None:
+        """A region frame's crop box (None for a whole frame), checked before it waits."""
+        crop = read_crop(header, request)
+        if crop is not None and export:
+            raise WireError(400, "a region frame's picture is exported as it is shown")
+        return crop
+
+    def _render_crop(self, request: RenderRequest, box: Box, should_cancel):
+        """A region frame's crop, on an engine that renders crops (the local one)."""
+        render_crop = getattr(self.engine, "render_crop", None)
+        if render_crop is None:
+            raise WireError(422, "this server's engine does not render region frames")
+        try:
+            result = render_crop(request, box, should_cancel)
+        except RenderCancelled:
+            raise
+        except LiveCanvasError as err:  # out of memory, a crop the model cannot do
+            raise WireError(422, str(err)) from None
+        return result, result.image
 
     def _render(self, request, export: bool, should_cancel):
         try:
