@@ -49,6 +49,9 @@ class ServeOptions:
     cpus_per_replica: float | None = None
     loras: tuple[str, ...] = ()  # LoRA files offered to clients by name (``--lora``)
     heartbeat_s: float = HEARTBEAT_S  # a streamed reply's news while a frame renders
+    max_batch: int = 1  # frames of several windows in one forward (``--max-batch``)
+    batch_wait_ms: float = 0.0  # a batch's wait for more frames while others draw
+    tokens_file: str | None = None  # per-artist tokens, read by each replica
 
     @property
     def scheme(self) -> str:
@@ -112,7 +115,11 @@ class Server:
         device = options.device or ("cuda" if _cluster("GPU") > 0 else "cpu")
         actor_options, threads = self._resources(device)
         serve.start(http_options=self._http_options(), logging_config={"log_level": "WARNING"})
-        from desktop_app.serving.deployment import FrameServer, ReplicaConfig
+        from desktop_app.serving.deployment import (
+            MAX_ONGOING_REQUESTS,
+            FrameServer,
+            ReplicaConfig,
+        )
 
         config = ReplicaConfig(
             model=options.model,
@@ -123,8 +130,16 @@ class Server:
             cpu_threads=threads,
             loras=tuple(str(Path(p).resolve()) for p in options.loras),
             heartbeat_s=options.heartbeat_s,
+            max_batch=options.max_batch,
+            batch_wait_s=options.batch_wait_ms / 1000.0,
+            tokens_file=str(Path(options.tokens_file).resolve()) if options.tokens_file else None,
         )
-        deployment = FrameServer.options(ray_actor_options=actor_options, **self._scaling())
+        deployment = FrameServer.options(
+            ray_actor_options=actor_options,
+            # A batch can only hold the frames the replica has taken in.
+            max_ongoing_requests=max(MAX_ONGOING_REQUESTS, options.max_batch + 2),
+            **self._scaling(),
+        )
         progress(f"loading {options.model} in {self._replicas_text()} on {device}")
         serve.run_many(
             [serve.RunTarget(deployment.bind(config), name=APP_NAME, route_prefix="/")],

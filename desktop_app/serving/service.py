@@ -59,6 +59,7 @@ class AcceptedFrame:
     export: bool
     decode_ms: float
     streamed: bool  # the client reads a streamed reply (``wire_stream``)
+    artist: str = ""  # the name of the token it came with (``serve --tokens-file``)
 
 
 @dataclass
@@ -185,15 +186,22 @@ class FrameService:
             progress.stage = "rendering"
             result, image = self._render(frame.request, frame.export, should_cancel)
         progress.stage = "encoding"
+        return self.reply(frame, result, image, ServerTimings(queue_ms=queue_ms), received)
+
+    def reply(
+        self, frame: AcceptedFrame, result, image, server: ServerTimings, received: float
+    ) -> tuple[dict[str, Any], bytes]:
+        """The reply's header and picture for a rendered frame; ``server`` says its queue
+        and batch, the rest of its timings are filled in here."""
         start = time.perf_counter()
         reply = frame.call.reply
         if frame.export:
             picture = encode_picture(image, "png", 100, png_info(result.params))
         else:
             picture = encode_picture(image, reply.format, reply.quality)
-        server = ServerTimings(
+        server = replace(
+            server,
             replica=self.replica,
-            queue_ms=queue_ms,
             decode_ms=frame.decode_ms,
             encode_ms=_ms_since(start),
             handler_ms=_ms_since(received),
