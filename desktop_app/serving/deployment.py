@@ -161,7 +161,7 @@ class FrameServer:
     def _start(self, frame: AcceptedFrame, cancel, received: float, progress) -> asyncio.Future:
         """The frame's reply, to come: through a batch when batching is on (an export, a
         full-VAE decode, renders alone), else straight to the engine."""
-        if self.max_batch > 1 and not frame.export:
+        if self.max_batch > 1 and frame.may_batch and not frame.export:
             return asyncio.ensure_future(self._batched(frame, cancel, received, progress))
         loop = asyncio.get_running_loop()
         return loop.run_in_executor(

@@ -60,6 +60,7 @@ class AcceptedFrame:
     decode_ms: float
     streamed: bool  # the client reads a streamed reply (``wire_stream``)
     artist: str = ""  # the name of the token it came with (``serve --tokens-file``)
+    may_batch: bool = True  # False: the client asked it to render alone (``"batch": false``)
 
 
 @dataclass
@@ -167,7 +168,14 @@ class FrameService:
                 f"the picture was made with {call.model}, and this server now runs "
                 f"{self.engine.info.model}: it cannot be exported the same",
             )
-        return AcceptedFrame(call, request, export, _ms_since(start), wants_stream(header))
+        return AcceptedFrame(
+            call,
+            request,
+            export,
+            _ms_since(start),
+            wants_stream(header),
+            may_batch=header.get("batch") is not False,
+        )
 
     def answer(
         self,
