@@ -14,7 +14,7 @@ from desktop_app.cli import EXIT_ERROR, EXIT_USAGE, main
 from desktop_app.core.errors import RenderCancelled
 from desktop_app.core.types import RenderRequest
 from desktop_app.core.wire import Reply, WireError, encode_sketch, pack, read_result_header
-from desktop_app.serving.batching import Company, Waiting, run_batch
+from desktop_app.serving.batching import Company, SharedForwards, Waiting, run_batch
 from desktop_app.serving.service import FrameService
 from desktop_app.serving.tokens import ArtistTokens, parse_tokens, read_tokens_file
 
@@ -115,6 +115,30 @@ def test_the_engine_lock_keeps_batches_and_single_frames_apart():
         assert worker.is_alive() and engine.forwards == []  # waits for the lock
     worker.join(5)
     assert not worker.is_alive()
+
+
+def test_frames_of_batches_that_waited_for_a_busy_engine_share_the_next_forward():
+    engine = BatchingEngine()
+    service = FrameService(engine)
+    forwards = SharedForwards(service, max_batch=3)
+    batches = [[_waiting(service, 1)], [_waiting(service, 2)], [_waiting(service, 3)],
+               [_waiting(service, 4)]]
+    found: dict[int, list] = {}
+    with forwards._turn:  # the engine's turn taken by another batch, rendering
+        threads = [
+            threading.Thread(target=lambda b=b: found.update({id(b): forwards.run(b)}))
+            for b in batches
+        ]
+        for thread in threads:
+            thread.start()
+        while len(forwards._waiting) < 4:
+            threading.Event().wait(0.01)
+    for thread in threads:
+        thread.join(10)
+    assert engine.forwards == [[1, 2, 3]]  # up to --max-batch; the fourth renders alone
+    for batch in batches:
+        (outcome,) = found[id(batch)]
+        assert outcome.result()[0]["id"] == batch[0].frame.request.request_id
 
 
 def test_a_frame_waits_for_company_only_when_there_is_some():

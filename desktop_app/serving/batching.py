@@ -8,6 +8,12 @@ renders alone), and renders each group in one ``Engine.render_batch`` under the 
 engine lock. A group whose forward fails fails each of its frames with the same message, and
 the next group (and the next batch) renders as usual.
 
+Ray Serve forms a batch from the frames that arrive within its wait of the first one, and
+may form the next while one renders. ``SharedForwards`` lets the frames of every batch so
+formed that wait for a busy engine go together: whoever gets the engine's turn takes all
+that are waiting (up to ``--max-batch``), so frames that arrived while a forward ran share the
+next one, however far apart they came (at a CPU's frame times, far more than Ray's wait).
+
 ``Company`` decides how long a batch waits for more frames: not at all while one artist draws
 alone (the frame would only wait for nobody), ``serve --batch-wait-ms`` once frames of
 several windows overlap in the replica.
@@ -16,6 +22,7 @@ several windows overlap in the replica.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +86,36 @@ def run_batch(service: FrameService, batch: list[Waiting]) -> list[Outcome]:
         for index, outcome in zip(indices, found, strict=True):
             outcomes[index] = outcome
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+class SharedForwards:
+    """The frames of Ray's batches waiting for the engine, rendered together when it frees;
+    ``run`` is called from several threads at once, one per batch."""
+
+    def __init__(self, service: FrameService, max_batch: int) -> None:
+        self.service, self.max_batch = service, max_batch
+        self._lock = threading.Lock()  # guards the two below
+        self._waiting: list[Waiting] = []
+        self._done: dict[int, Outcome] = {}
+        self._turn = threading.Lock()  # one taker at a time
+
+    def run(self, batch: list[Waiting]) -> list[Outcome]:
+        """The outcomes of ``batch``, whichever thread rendered its frames."""
+        with self._lock:
+            self._waiting.extend(batch)
+        while True:
+            with self._lock:
+                if all(id(w) in self._done for w in batch):
+                    return [self._done.pop(id(w)) for w in batch]
+            with self._turn:
+                with self._lock:
+                    taken = self._waiting[: self.max_batch]
+                    del self._waiting[: self.max_batch]
+                if not taken:
+                    continue  # another thread rendered ours meanwhile
+                outcomes = run_batch(self.service, taken)
+                with self._lock:
+                    self._done.update(zip(map(id, taken), outcomes, strict=True))
 
 
 def _key(frame: AcceptedFrame) -> tuple:

@@ -43,7 +43,7 @@ from desktop_app.core.wire_stream import (
     progress_record,
     result_record,
 )
-from desktop_app.serving.batching import Company, Outcome, Waiting, run_batch
+from desktop_app.serving.batching import Company, Outcome, SharedForwards, Waiting
 from desktop_app.serving.metrics import ReplicaMetrics
 from desktop_app.serving.service import (
     AcceptedFrame,
@@ -99,7 +99,11 @@ class FrameServer:
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="frame")
         self.heartbeat_s = config.heartbeat_s
         self.max_batch, self.batch_wait_s = config.max_batch, config.batch_wait_s
+        logging.getLogger("ray.serve").addFilter(_not_the_batch_bound_warning)
         self._batch_frames.set_max_batch_size(config.max_batch)
+        self._forwards = SharedForwards(self.service, config.max_batch)
+        # A thread per batch Ray may run at once (they wait for the engine's turn together).
+        self._batch_threads = ThreadPoolExecutor(threads, thread_name_prefix="batch")
         self._company = Company()
         self.metrics = ReplicaMetrics()
         self.artists = ArtistTokens(config.tokens_file) if config.tokens_file else None
@@ -192,12 +196,13 @@ class FrameServer:
             self.metrics.dropped(frame.artist)
         return outcome.result()
 
-    @serve.batch(max_batch_size=1, batch_wait_timeout_s=0.0)
+    @serve.batch(max_batch_size=1, batch_wait_timeout_s=0.0, max_concurrent_batches=64)
     async def _batch_frames(self, batch: list[Waiting]) -> list[Outcome]:
         """Frames that arrived together (Ray Serve drops those whose caller went away before
-        the batch runs; ``run_batch`` those given up since)."""
+        the batch runs; ``run_batch`` those given up since); Ray hands on each batch at once
+        and ``SharedForwards`` puts the frames waiting for the engine together."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, run_batch, self.service, batch)
+        return await loop.run_in_executor(self._batch_threads, self._forwards.run, batch)
 
     def _given_up(self, frame: AcceptedFrame, progress: FrameProgress) -> None:
         if progress.stage in ("waiting", "dropped"):
@@ -223,6 +228,13 @@ class FrameServer:
                 work.cancel()
                 self._given_up(frame, progress)
             cancel.set()
+
+
+def _not_the_batch_bound_warning(record: logging.LogRecord) -> bool:
+    """Ray warns that max_batch_size times max_concurrent_batches passes the requests a
+    replica takes in; it does not apply here: ``SharedForwards`` joins Ray's batches again, so
+    a forward holds up to max_batch_size frames whichever batches they came in."""
+    return "max_concurrent_batches" not in record.getMessage()
 
 
 def _last_record(work: asyncio.Future) -> bytes:
