@@ -88,14 +88,20 @@ def add_parser(subparsers) -> None:
 
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
-    from desktop_app.serving.batching import DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_BATCH, MAX_BATCH
+    from desktop_app.serving.batching import (
+        DEFAULT_BATCH_WAIT_MS,
+        DEFAULT_MAX_BATCH_CPU,
+        DEFAULT_MAX_BATCH_GPU,
+        MAX_BATCH,
+    )
 
     p.add_argument(
         "--max-batch",
         type=ranged(int, 1, MAX_BATCH, "max batch"),
-        default=DEFAULT_MAX_BATCH,
+        default=None,
         help="frames of several windows (same size, steps, styles) rendered in one forward "
-        f"(default {DEFAULT_MAX_BATCH}; 1 turns batching off)",
+        f"(default {DEFAULT_MAX_BATCH_GPU} on GPUs, {DEFAULT_MAX_BATCH_CPU} on CPUs; 1 turns "
+        "batching off)",
     )
     p.add_argument(
         "--batch-wait-ms",

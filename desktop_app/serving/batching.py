@@ -34,7 +34,12 @@ from desktop_app.core.wire import WireError
 from desktop_app.serving.service import AcceptedFrame, FrameProgress, FrameService
 
 MAX_BATCH = 64  # --max-batch's largest
-DEFAULT_MAX_BATCH = 4  # see docs/SERVING.md, "Batching": measured
+# --max-batch by default (docs/SERVING.md, "Batching"): a GPU runs a frame's forwards far
+# below its capacity, so frames of several windows share them; a CPU is busy with one, and a
+# batch only made its frames slower there (measured: 4 frames in a batch took 1.1 to 1.3
+# times as long as one by one).
+DEFAULT_MAX_BATCH_GPU = 4
+DEFAULT_MAX_BATCH_CPU = 1
 DEFAULT_BATCH_WAIT_MS = 5.0
 COMPANY_WINDOW_S = 1.0  # frames overlapped this recently: other artists are drawing
 _log = logging.getLogger("live_canvas.serve")
