@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 
@@ -243,3 +244,29 @@ def test_a_bad_tokens_file_is_one_line_before_ray_starts(capsys, tmp_path):
     empty = _tokens_file(tmp_path, "# nobody\n")
     code, line = _run(capsys, "--tokens-file", empty)
     assert code == EXIT_ERROR and "holds no tokens" in line
+
+
+# --- the load test ----------------------------------------------------------------------------
+
+
+def test_the_load_test_reports_each_artist_with_batching_on_and_off(capsys):
+    from service_http import serving
+
+    engine = FakeEngine(delay_s=0.02, model="fake-remote")
+    with serving(engine, replica="r") as served:
+        args = ["bench", "--server", served.url, "--artists", "3", "--seconds", "1"]
+        assert main([*args, "--size", "128", "--stroke-ms", "50", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["runs"]) == {"on", "off"}
+    for run in report["runs"].values():
+        assert len(run["per_artist"]) == 3 and run["errors"] == []
+        # A stroke every 50 ms for a second, one frame in flight: at most ~20 frames each.
+        assert all(0 < a["frames"] <= 22 for a in run["per_artist"])
+        assert all(a["round_trip_ms_p50"] >= 20 for a in run["per_artist"])
+        assert run["fairness"] >= 1.0 and run["batch_sizes"] == {"1": run["frames_total"]}
+    assert report["command"].startswith("live-canvas bench --server ")
+
+
+def test_artists_without_a_server_is_one_line(capsys):
+    assert main(["bench", "--artists", "2"]) == EXIT_ERROR
+    assert "--artists goes with --server" in capsys.readouterr().err

@@ -86,7 +86,7 @@ def _run(config: LoadConfig, batching: bool) -> dict:
         phase = artist.index / max(1, config.artists)  # artists do not draw in step
         sent = 0  # the stroke last sent
         while (now := time.perf_counter()) - start < config.seconds:
-            stroke = _strokes(now - start, config.stroke_ms, phase)
+            stroke = _strokes(now - start, config.stroke_ms, phase, sent)
             if stroke <= sent:
                 time.sleep(_until_next(now - start, config.stroke_ms, phase))
                 continue
@@ -127,6 +127,7 @@ def _run(config: LoadConfig, batching: bool) -> dict:
         "batching": batching,
         "seconds": round(elapsed, 2),
         "fps_total": sum(rates),
+        "frames_total": sum(a.frames for a in artists),
         "fairness": max(rates) / min(rates) if min(rates) > 0 else None,
         "per_artist": per_artist,
         "batch_sizes": {str(size): count for size, count in sorted(batches.items())},
@@ -134,10 +135,10 @@ def _run(config: LoadConfig, batching: bool) -> dict:
     }
 
 
-def _strokes(elapsed_s: float, stroke_ms: float, phase: float) -> int:
-    """Strokes drawn so far (at ``stroke_ms`` 0: always a new one)."""
+def _strokes(elapsed_s: float, stroke_ms: float, phase: float, sent: int) -> int:
+    """Strokes drawn so far (at ``stroke_ms`` 0: always one more than was sent)."""
     if stroke_ms <= 0:
-        return 1 << 40
+        return sent + 1
     return int((elapsed_s * 1000.0) / stroke_ms + phase) + 1
 
 
