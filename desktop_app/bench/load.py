@@ -71,6 +71,8 @@ def _run(config: LoadConfig, batching: bool) -> dict:
     artists = [_Artist(i) for i in range(config.artists)]
     round_trips: list[list[float]] = [[] for _ in artists]
     batches: Counter[int] = Counter()
+    engine_ms: list[float] = []  # the server's engine time per frame (its batch's)
+    queue_ms: list[float] = []  # the server's wait for the engine
     errors: list[str] = []
     start_line = threading.Barrier(config.artists + 1)
     began: list[float] = []
@@ -101,6 +103,8 @@ def _run(config: LoadConfig, batching: bool) -> dict:
             artist.frames += 1
             round_trips[artist.index].append(result.remote.total_ms)
             batches[result.remote.server.batch_size] += 1
+            engine_ms.append(result.timings.total_ms)
+            queue_ms.append(result.remote.server.queue_ms)
         engine.close()
 
     threads = [threading.Thread(target=draw, args=(a,), daemon=True) for a in artists]
@@ -131,6 +135,8 @@ def _run(config: LoadConfig, batching: bool) -> dict:
         "fairness": max(rates) / min(rates) if min(rates) > 0 else None,
         "per_artist": per_artist,
         "batch_sizes": {str(size): count for size, count in sorted(batches.items())},
+        "engine_ms_p50": percentile(engine_ms, 50),
+        "server_queue_ms_p50": percentile(queue_ms, 50),
         "errors": errors[:10],
     }
 
@@ -171,6 +177,8 @@ def load_summary(report: dict) -> str:
             f"  batching {mode}: {run['fps_total']:.2f} frames/s in all, fairness "
             f"{'-' if fairness is None else f'{fairness:.2f}'}, batch sizes "
             + ", ".join(f"{size}: {n}" for size, n in run["batch_sizes"].items())
+            + f"; medians: the server's engine {run['engine_ms_p50'] or 0:.0f} ms, its queue "
+            f"{run['server_queue_ms_p50'] or 0:.0f} ms"
         )
         for i, artist in enumerate(run["per_artist"]):
             p50, p95 = artist["round_trip_ms_p50"] or 0, artist["round_trip_ms_p95"] or 0
