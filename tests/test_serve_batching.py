@@ -270,3 +270,11 @@ def test_the_load_test_reports_each_artist_with_batching_on_and_off(capsys):
 def test_artists_without_a_server_is_one_line(capsys):
     assert main(["bench", "--artists", "2"]) == EXIT_ERROR
     assert "--artists goes with --server" in capsys.readouterr().err
+
+
+def test_render_server_output_says_the_batch_a_frame_ran_in():
+    from desktop_app.core.types import RemoteTimings, ServerTimings
+
+    timings = RemoteTimings(ServerTimings(queue_ms=3, handler_ms=412, batch_size=3))
+    assert "(queue 3, batch of 3)" in timings.summary()
+    assert "batch" not in RemoteTimings(ServerTimings(handler_ms=90)).summary()
