@@ -50,4 +50,22 @@ for model in random:sdxl random:sd21 random:sd15; do
         status=1
     fi
 done
+
+# Serving: 4 artists against one replica of random:sdxl at 512x512 on this GPU, drawing without
+# pause, batching on then off in the same run (benchmarks/serving_load.py; docs/SERVING.md,
+# "Batching"). Needs the serve extra (Ray Serve); skipped without it. LOAD_TIMEOUT bounds it
+# (default 200 s: the replica's model build, then 2 x LOAD_SECONDS of drawing).
+if "$PY" -c 'import ray.serve' 2>/dev/null; then
+    name="serving_load_sdxl_512_${stamp}"
+    echo "serving load test -> $dest/$name.json" >&2
+    if ! timeout "${LOAD_TIMEOUT:-200}" "$PY" benchmarks/serving_load.py --model random:sdxl \
+        --device cuda --artists 4 --seconds "${LOAD_SECONDS:-15}" --stroke-ms 0 \
+        --max-batch 4 --wait-ms 5 --size 512 --out "$dest/$name.json" 2>"$dest/$name.log" \
+        >/dev/null; then
+        echo "serving load test failed or timed out; see $dest/$name.log" >&2
+        status=1
+    fi
+else
+    echo "serving load test skipped: no Ray Serve (pip install -e '.[serve]')" >&2
+fi
 exit "$status"

@@ -89,6 +89,19 @@ def add_parser(subparsers) -> None:
     remote.add_argument(
         "--no-lan", action="store_true", help="skip the frames through a simulated LAN link"
     )
+    remote.add_argument(
+        "--artists",
+        type=ranged(int, 1, 64, "artists"),
+        default=None,
+        help="instead: a load test of K artists drawing at once (a stroke every --stroke-ms, "
+        "latest wins) for --seconds, with the server's batching on and then off",
+    )
+    remote.add_argument(
+        "--stroke-ms",
+        type=ranged(float, 0.0, 10000.0, "stroke interval (ms)"),
+        default=150.0,
+        help="with --artists: time between an artist's strokes (default 150; 0: no pause)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -106,6 +119,11 @@ def client_counts(text: str) -> tuple[int, ...]:
 
 def command_line(args: argparse.Namespace) -> str:
     """The run as a command with every setting spelled out, so a result can be reproduced."""
+    if args.server and args.artists:
+        argv = ["live-canvas", "bench", "--server", args.server, "--size", str(args.size)]
+        argv += ["--artists", str(args.artists), "--stroke-ms", f"{args.stroke_ms:g}"]
+        argv += ["--seconds", f"{args.seconds:g}"] + (["--json"] if args.json else [])
+        return shlex.join(argv)
     if args.server:
         argv = ["live-canvas", "bench", "--server", args.server, "--size", str(args.size)]
         argv += ["--frames", str(args.frames), "--warmup", str(args.warmup)]
@@ -135,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
             "--region times region frames on this computer's engine: leave out --server"
         )
     server = server_choice(args.server, args.token_file, given)
+    if args.artists and server is None:
+        from desktop_app.core.errors import InvalidRequestError
+
+        raise InvalidRequestError("--artists goes with --server (a load test of a server)")
     if server is not None:
         return run_remote(args, server)
     from desktop_app.bench.benchmark import BenchConfig, run_benchmark
@@ -162,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_remote(args: argparse.Namespace, server: str) -> int:
+    if args.artists:
+        return run_load(args, server)
     from desktop_app.bench.remote import RemoteBenchConfig, run_remote_bench, summary_text
 
     config = RemoteBenchConfig(
@@ -180,6 +204,26 @@ def run_remote(args: argparse.Namespace, server: str) -> int:
     report["date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     report["command"] = command_line(args)
     print(json.dumps(report, indent=2) if args.json else summary_text(report))
+    return 0
+
+
+def run_load(args: argparse.Namespace, server: str) -> int:
+    from desktop_app.bench.load import LoadConfig, load_summary, run_load
+
+    config = LoadConfig(
+        server=server,
+        artists=args.artists,
+        seconds=args.seconds,
+        stroke_ms=args.stroke_ms,
+        size=args.size,
+        token_files=(args.token_file,),
+        ca_file=args.server_ca,
+    )
+    report = run_load(config, progress=lambda msg: print(msg, file=sys.stderr))
+    report["client"] = client_machine()
+    report["date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    report["command"] = command_line(args)
+    print(json.dumps(report, indent=2) if args.json else load_summary(report))
     return 0
 
 

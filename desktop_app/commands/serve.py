@@ -52,12 +52,19 @@ def add_parser(subparsers) -> None:
         default=DEFAULT_PORT,
         help=f"port (default {DEFAULT_PORT})",
     )
-    p.add_argument(
+    keys = p.add_mutually_exclusive_group()
+    keys.add_argument(
         "--token-file",
         default=None,
         help="the clients' shared secret (made if missing); required beyond loopback, "
         "default ~/.config/live-canvas/serve-token there",
     )
+    keys.add_argument(
+        "--tokens-file",
+        default=None,
+        help="a token per artist instead: lines 'NAME TOKEN' (0600), re-read when it changes",
+    )
+    add_batch_arguments(p)
     p.add_argument("--tls-cert", default=None, help="PEM certificate: serve HTTPS")
     p.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     p.add_argument("--compile", action="store_true", help="torch.compile each replica's model")
@@ -80,6 +87,31 @@ def add_parser(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    from desktop_app.serving.batching import (
+        DEFAULT_BATCH_WAIT_MS,
+        DEFAULT_MAX_BATCH_CPU,
+        DEFAULT_MAX_BATCH_GPU,
+        MAX_BATCH,
+    )
+
+    p.add_argument(
+        "--max-batch",
+        type=ranged(int, 1, MAX_BATCH, "max batch"),
+        default=None,
+        help="frames of several windows (same size, steps, styles) rendered in one forward "
+        f"(default {DEFAULT_MAX_BATCH_GPU} on GPUs, {DEFAULT_MAX_BATCH_CPU} on CPUs; 1 turns "
+        "batching off)",
+    )
+    p.add_argument(
+        "--batch-wait-ms",
+        type=ranged(float, 0.0, 1000.0, "batch wait (ms)"),
+        default=DEFAULT_BATCH_WAIT_MS,
+        help="how long a frame waits for others to share its forward, only while several "
+        f"windows draw (default {DEFAULT_BATCH_WAIT_MS:g})",
+    )
+
+
 def autoscale_range(text: str) -> tuple[int, int]:
     low, sep, high = text.partition(":")
     if not sep or not low.strip().isdigit() or not high.strip().isdigit():
@@ -99,8 +131,9 @@ def run(args: argparse.Namespace) -> int:
     # What can be wrong with the command line is said before Ray starts (or is found missing).
     tls_cert, tls_key = _tls_files(args)
     check_port_free(args.host, args.port)
+    tokens_note = _tokens(args) if args.tokens_file else None
     require_ray()
-    token, token_note = _token(args)
+    token, token_note = (None, tokens_note) if tokens_note else _token(args)
     options = ServeOptions(
         model=args.model,
         device=args.device,
@@ -116,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
         address=args.address,
         cpus_per_replica=args.cpus_per_replica,
         loras=tuple(str(resolve_style(source)) for source, _weight in args.lora),
+        max_batch=args.max_batch,
+        batch_wait_ms=args.batch_wait_ms,
+        tokens_file=args.tokens_file,
     )
     server = Server(options)
     try:
@@ -129,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         print(f"serving {options.model} at {url} ({token_note})", flush=True)
-        client = f"live-canvas --server {url}" + (" --token-file FILE" if token else "")
+        keyed = token or args.tokens_file
+        client = f"live-canvas --server {url}" + (" --token-file FILE" if keyed else "")
         _say(f"draw against it with: {client}; Ctrl+C stops it")
         while not stop.wait(0.5):
             pass
@@ -156,6 +193,21 @@ def _tls_files(args: argparse.Namespace) -> tuple[str | None, str | None]:
             if b"-----BEGIN" not in head:
                 raise InvalidRequestError(f"{flag} {path} is not a PEM file")
     return args.tls_cert, args.tls_key
+
+
+def _tokens(args: argparse.Namespace) -> str:
+    """Check the per-artist tokens file now (one line and a non-zero exit if it cannot be
+    used); say each line skipped. The replicas read it themselves."""
+    from desktop_app.core.tokens import others_can_read
+    from desktop_app.serving.tokens import read_tokens_file
+
+    tokens = read_tokens_file(args.tokens_file)
+    for warning in tokens.warnings:
+        _say(f"warning: {warning}")
+    if others_can_read(args.tokens_file):
+        _say(f"warning: other users can read {args.tokens_file}; run: chmod 600 {args.tokens_file}")
+    count = len(tokens.names)
+    return f"{count} artist{'s' * (count != 1)}' tokens in {args.tokens_file}, re-read on change"
 
 
 def _token(args: argparse.Namespace) -> tuple[str | None, str]:

@@ -302,6 +302,7 @@ class ServerTimings:
     decode_ms: float = 0.0  # the sketch from its upload
     encode_ms: float = 0.0  # the picture for the download
     handler_ms: float = 0.0  # everything in the replica, from the request to the reply
+    batch_size: int = 1  # frames rendered in the same forward (``serve --max-batch``)
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,8 @@ class RemoteTimings:
     def summary(self) -> str:
         return (
             f"{self.total_ms:.0f} ms: network {self.network_ms:.0f}, "
-            f"server {self.server.handler_ms:.0f} (queue {self.server.queue_ms:.0f})"
+            f"server {self.server.handler_ms:.0f} (queue {self.server.queue_ms:.0f}"
+            f"{f', batch of {self.server.batch_size}' if self.server.batch_size > 1 else ''})"
         )
 
 

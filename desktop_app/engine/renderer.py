@@ -221,6 +221,15 @@ class Engine:
         so that only the crop travels each way (``region.render_sent_crop``)."""
         return region.render_sent_crop(self, request, box, should_cancel or _never)
 
+    def render_batch(
+        self, requests: list[RenderRequest], should_cancel: Callable[[], bool] | None = None
+    ) -> list[FrameResult]:
+        """Frames of one size, step count and styles in one forward (``batch.py``)."""
+        from desktop_app.engine.batch import PromptCache, render_batch
+
+        self._prompt_cache = getattr(self, "_prompt_cache", None) or PromptCache()
+        return render_batch(self, requests, should_cancel, self._prompt_cache)
+
     def _render(self, req: RenderRequest, should_cancel: Callable[[], bool]) -> FrameResult:
         clock = StageClock(self.device)
         colour = req.mode == "colour"

@@ -86,6 +86,7 @@ class RemoteEngine:
         self.info = info
         self.reply = reply
         self.streams = streams
+        self.may_batch = True  # False: ask a batching server to render each frame alone
 
     def render(
         self, request: RenderRequest, should_cancel: Callable[[], bool] | None = None
@@ -96,6 +97,8 @@ class RemoteEngine:
         sent_header, images = request_body(request, self.reply)
         if self.streams:
             sent_header["stream"] = STREAM
+        if not self.may_batch:  # render alone on a batching server (the load test's "off")
+            sent_header["batch"] = False
         body = pack(sent_header, images)
         encode_ms = (time.perf_counter() - start) * 1000.0
         answer = self.connection.request(

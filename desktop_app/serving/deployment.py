@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ray import serve
 from starlette.requests import ClientDisconnect, Request
@@ -43,6 +43,8 @@ from desktop_app.core.wire_stream import (
     progress_record,
     result_record,
 )
+from desktop_app.serving.batching import Company, Outcome, SharedForwards, Waiting
+from desktop_app.serving.metrics import ReplicaMetrics
 from desktop_app.serving.service import (
     AcceptedFrame,
     FrameProgress,
@@ -50,6 +52,7 @@ from desktop_app.serving.service import (
     check_endpoint,
     too_large,
 )
+from desktop_app.serving.tokens import ArtistTokens
 
 # Frames in a replica at once: one renders, the others are read, checked and wait their turn
 # (the wait is the "queue" in a frame's timings). Serve's router sends a new request to the
@@ -68,6 +71,9 @@ class ReplicaConfig:
     cpu_threads: int | None = None  # torch threads of a CPU replica (its share of the cores)
     loras: tuple[str, ...] = ()  # LoRA files offered by name, beside the styles folder
     heartbeat_s: float = HEARTBEAT_S  # a streamed reply's news while a frame renders
+    max_batch: int = 1  # frames of several windows in one forward (1: no batching)
+    batch_wait_s: float = 0.0  # how long a batch waits for more frames, when others draw
+    tokens_file: str | None = None  # per-artist tokens (``serve --tokens-file``), re-read
 
 
 @serve.deployment(
@@ -89,8 +95,18 @@ class FrameServer:
         )
         replica = serve.get_replica_context().replica_id.unique_id
         self.service = FrameService(engine, config.token_sha256, replica, config.loras)
-        self._threads = ThreadPoolExecutor(MAX_ONGOING_REQUESTS, thread_name_prefix="frame")
+        threads = max(MAX_ONGOING_REQUESTS, config.max_batch + 2)
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="frame")
         self.heartbeat_s = config.heartbeat_s
+        self.max_batch, self.batch_wait_s = config.max_batch, config.batch_wait_s
+        logging.getLogger("ray.serve").addFilter(_not_the_batch_bound_warning)
+        self._batch_frames.set_max_batch_size(config.max_batch)
+        self._forwards = SharedForwards(self.service, config.max_batch)
+        # A thread per batch Ray may run at once (they wait for the engine's turn together).
+        self._batch_threads = ThreadPoolExecutor(threads, thread_name_prefix="batch")
+        self._company = Company()
+        self.metrics = ReplicaMetrics()
+        self.artists = ArtistTokens(config.tokens_file) if config.tokens_file else None
         _log.info("replica %s ready: %s", replica, engine.info.describe())
 
     async def __call__(self, request: Request) -> Response:
@@ -106,7 +122,7 @@ class FrameServer:
             return _error(500, f"internal error on the server: {type(err).__name__}: {err}")
 
     async def _answer(self, request: Request, received: float) -> Response:
-        self.service.authorize(request.headers.get("authorization"))
+        artist = self._authorize(request.headers.get("authorization"))
         path = request.url.path
         check_endpoint(request.method, path)
         if path == INFO_PATH:
@@ -119,20 +135,78 @@ class FrameServer:
         frame = await loop.run_in_executor(
             self._threads, self.service.accept, body, path == EXPORT_PATH
         )
+        frame = replace(frame, artist=artist)
         if frame.streamed:
             return StreamingResponse(
                 self._stream(frame, received), media_type=STREAM_CONTENT_TYPE
             )
-        cancel = threading.Event()
-        work = loop.run_in_executor(
-            self._threads, self.service.answer, frame, cancel.is_set, received
-        )
+        cancel, progress = threading.Event(), FrameProgress()
+        work = self._start(frame, cancel, received, progress)
         try:
             payload = pack(*await work)
         except asyncio.CancelledError:
             cancel.set()  # the client went away: the engine stops at its next model block
+            work.cancel()
+            self._given_up(frame, progress)
             raise
         return Response(payload, media_type=CONTENT_TYPE)
+
+    def _authorize(self, authorization: str | None) -> str:
+        """The artist's name (empty with one shared token, or none); 401 otherwise."""
+        if self.artists is None:
+            self.service.authorize(authorization)
+            return ""
+        try:
+            return self.artists.name_of(authorization)
+        except WireError:
+            self.metrics.refused()
+            raise
+
+    def _start(self, frame: AcceptedFrame, cancel, received: float, progress) -> asyncio.Future:
+        """The frame's reply, to come: through a batch when batching is on (an export, a
+        full-VAE decode, renders alone), else straight to the engine."""
+        if self.max_batch > 1 and frame.may_batch and not frame.export and frame.crop is None:
+            return asyncio.ensure_future(self._batched(frame, cancel, received, progress))
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(
+            self._threads, self._answer_alone, frame, cancel.is_set, received, progress
+        )
+
+    def _answer_alone(self, frame, should_cancel, received, progress):
+        reply = self.service.answer(frame, should_cancel, received, progress)
+        self.metrics.frame_done(frame.artist, reply[0]["server"]["handler_ms"], 1)
+        return reply
+
+    async def _batched(self, frame: AcceptedFrame, cancel, received: float, progress):
+        company = self._company
+        company.enter()
+        self._batch_frames.set_batch_wait_timeout_s(company.wait_s(self.batch_wait_s))
+        self.metrics.queue_length(company.inside)
+        try:
+            outcome: Outcome = await self._batch_frames(
+                Waiting(frame, cancel.is_set, received, progress)
+            )
+        finally:
+            company.leave()
+            self.metrics.queue_length(company.inside)
+        if outcome.error is None:
+            handler_ms = outcome.result()[0]["server"]["handler_ms"]
+            self.metrics.frame_done(frame.artist, handler_ms, outcome.batch_size)
+        elif progress.stage == "dropped":
+            self.metrics.dropped(frame.artist)
+        return outcome.result()
+
+    @serve.batch(max_batch_size=1, batch_wait_timeout_s=0.0, max_concurrent_batches=64)
+    async def _batch_frames(self, batch: list[Waiting]) -> list[Outcome]:
+        """Frames that arrived together (Ray Serve drops those whose caller went away before
+        the batch runs; ``run_batch`` those given up since); Ray hands on each batch at once
+        and ``SharedForwards`` puts the frames waiting for the engine together."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._batch_threads, self._forwards.run, batch)
+
+    def _given_up(self, frame: AcceptedFrame, progress: FrameProgress) -> None:
+        if progress.stage in ("waiting", "dropped"):
+            self.metrics.dropped(frame.artist)
 
     async def _stream(self, frame: AcceptedFrame, received: float):
         """The streamed reply: "accepted" at once, a heartbeat every ``heartbeat_s`` while the
@@ -140,10 +214,7 @@ class FrameServer:
         cancels this generator (Serve's proxy sees the connection close), and the cancel
         reaches the engine."""
         cancel, progress = threading.Event(), FrameProgress()
-        loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(
-            self._threads, self.service.answer, frame, cancel.is_set, received, progress
-        )
+        work = self._start(frame, cancel, received, progress)
         try:
             yield accepted_record(self.heartbeat_s)
             while not work.done():
@@ -152,7 +223,18 @@ class FrameServer:
                     yield progress_record(progress.stage, _ms_since(received))
             yield _last_record(work)
         finally:
-            cancel.set()  # the frame is done, or nobody waits for it any more
+            if not work.done():  # nobody waits for it any more
+                cancel.set()
+                work.cancel()
+                self._given_up(frame, progress)
+            cancel.set()
+
+
+def _not_the_batch_bound_warning(record: logging.LogRecord) -> bool:
+    """Ray warns that max_batch_size times max_concurrent_batches passes the requests a
+    replica takes in; it does not apply here: ``SharedForwards`` joins Ray's batches again, so
+    a forward holds up to max_batch_size frames whichever batches they came in."""
+    return "max_concurrent_batches" not in record.getMessage()
 
 
 def _last_record(work: asyncio.Future) -> bytes:

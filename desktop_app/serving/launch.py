@@ -49,6 +49,9 @@ class ServeOptions:
     cpus_per_replica: float | None = None
     loras: tuple[str, ...] = ()  # LoRA files offered to clients by name (``--lora``)
     heartbeat_s: float = HEARTBEAT_S  # a streamed reply's news while a frame renders
+    max_batch: int | None = None  # frames in one forward (``--max-batch``; None: by device)
+    batch_wait_ms: float = 0.0  # a batch's wait for more frames while others draw
+    tokens_file: str | None = None  # per-artist tokens, read by each replica
 
     @property
     def scheme(self) -> str:
@@ -111,8 +114,13 @@ class Server:
         self._start_or_join_ray(progress)
         device = options.device or ("cuda" if _cluster("GPU") > 0 else "cpu")
         actor_options, threads = self._resources(device)
+        max_batch = options.max_batch or default_max_batch(device)
         serve.start(http_options=self._http_options(), logging_config={"log_level": "WARNING"})
-        from desktop_app.serving.deployment import FrameServer, ReplicaConfig
+        from desktop_app.serving.deployment import (
+            MAX_ONGOING_REQUESTS,
+            FrameServer,
+            ReplicaConfig,
+        )
 
         config = ReplicaConfig(
             model=options.model,
@@ -123,9 +131,18 @@ class Server:
             cpu_threads=threads,
             loras=tuple(str(Path(p).resolve()) for p in options.loras),
             heartbeat_s=options.heartbeat_s,
+            max_batch=max_batch,
+            batch_wait_s=options.batch_wait_ms / 1000.0,
+            tokens_file=str(Path(options.tokens_file).resolve()) if options.tokens_file else None,
         )
-        deployment = FrameServer.options(ray_actor_options=actor_options, **self._scaling())
-        progress(f"loading {options.model} in {self._replicas_text()} on {device}")
+        deployment = FrameServer.options(
+            ray_actor_options=actor_options,
+            # A batch can only hold the frames the replica has taken in.
+            max_ongoing_requests=max(MAX_ONGOING_REQUESTS, max_batch + 2),
+            **self._scaling(),
+        )
+        batches = f", frames in batches of up to {max_batch}" if max_batch > 1 else ""
+        progress(f"loading {options.model} in {self._replicas_text()} on {device}{batches}")
         serve.run_many(
             [serve.RunTarget(deployment.bind(config), name=APP_NAME, route_prefix="/")],
             wait_for_applications_running=False,
@@ -245,6 +262,12 @@ class Server:
             if waited > LOAD_TIMEOUT_S:
                 raise ModelLoadError(f"the replicas did not start within {LOAD_TIMEOUT_S:.0f} s")
             time.sleep(0.25)
+
+
+def default_max_batch(device: str) -> int:
+    from desktop_app.serving.batching import DEFAULT_MAX_BATCH_CPU, DEFAULT_MAX_BATCH_GPU
+
+    return DEFAULT_MAX_BATCH_GPU if device.startswith("cuda") else DEFAULT_MAX_BATCH_CPU
 
 
 def replica_failure(app) -> str:

@@ -62,6 +62,8 @@ class AcceptedFrame:
     decode_ms: float
     streamed: bool  # the client reads a streamed reply (``wire_stream``)
     crop: Box | None = None  # a region frame's crop: only it is rendered and sent back
+    artist: str = ""  # the name of the token it came with (``serve --tokens-file``)
+    may_batch: bool = True  # False: the client asked it to render alone (``"batch": false``)
 
 
 @dataclass
@@ -169,9 +171,14 @@ class FrameService:
                 f"the picture was made with {call.model}, and this server now runs "
                 f"{self.engine.info.model}: it cannot be exported the same",
             )
-        crop = self._crop(header, request, export)
         return AcceptedFrame(
-            call, request, export, _ms_since(start), wants_stream(header), crop
+            call,
+            request,
+            export,
+            _ms_since(start),
+            wants_stream(header),
+            crop=self._crop(header, request, export),
+            may_batch=header.get("batch") is not False,
         )
 
     def answer(
@@ -194,15 +201,22 @@ class FrameService:
             else:
                 result, image = self._render(frame.request, frame.export, should_cancel)
         progress.stage = "encoding"
+        return self.reply(frame, result, image, ServerTimings(queue_ms=queue_ms), received)
+
+    def reply(
+        self, frame: AcceptedFrame, result, image, server: ServerTimings, received: float
+    ) -> tuple[dict[str, Any], bytes]:
+        """The reply's header and picture for a rendered frame; ``server`` says its queue
+        and batch, the rest of its timings are filled in here."""
         start = time.perf_counter()
         reply = frame.call.reply
         if frame.export:
             picture = encode_picture(image, "png", 100, png_info(result.params))
         else:
             picture = encode_picture(image, reply.format, reply.quality)
-        server = ServerTimings(
+        server = replace(
+            server,
             replica=self.replica,
-            queue_ms=queue_ms,
             decode_ms=frame.decode_ms,
             encode_ms=_ms_since(start),
             handler_ms=_ms_since(received),

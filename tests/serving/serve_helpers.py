@@ -25,6 +25,7 @@ def start_server(
     autoscale: tuple[int, int] | None = None,
     loras: tuple[str, ...] = (),
     heartbeat_s: float | None = None,
+    **more,
 ):
     from desktop_app.serving.launch import ServeOptions, Server
 
@@ -37,6 +38,7 @@ def start_server(
         token=token,
         cpus_per_replica=1,
         loras=loras,
+        **more,
     )
     if heartbeat_s is not None:
         options = replace(options, heartbeat_s=heartbeat_s)
