@@ -51,6 +51,18 @@ for model in random:sdxl random:sd21 random:sd15; do
     fi
 done
 
+# What one GPU holds for 4 artists without the network: their 4 frames one by one against one
+# batched forward (benchmarks/batch_capacity.py; runs without Ray Serve). CAPACITY_TIMEOUT
+# bounds it (default 150 s: the model build, then 12 rounds of 4 + 4 frames).
+name="batch_capacity_sdxl_512_${stamp}"
+echo "batch capacity -> $dest/$name.json" >&2
+if ! timeout "${CAPACITY_TIMEOUT:-150}" "$PY" benchmarks/batch_capacity.py --model random:sdxl \
+    --device cuda --artists 4 --rounds 10 --warmup 2 --json "$dest/$name.json" \
+    >/dev/null 2>"$dest/$name.log"; then
+    echo "batch capacity failed or timed out; see $dest/$name.log" >&2
+    status=1
+fi
+
 # Serving: 4 artists against one replica of random:sdxl at 512x512 on this GPU, drawing without
 # pause, batching on then off in the same run (benchmarks/serving_load.py; docs/SERVING.md,
 # "Batching"). Needs the serve extra (Ray Serve); skipped without it. LOAD_TIMEOUT bounds it
