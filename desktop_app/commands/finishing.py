@@ -29,12 +29,13 @@ from desktop_app.core.types import (
 _OPTIONS = ("finish_scale", "finish_steps", "finish_strength")
 
 
-def add_finish_arguments(parser: argparse.ArgumentParser) -> None:
+def add_finish_arguments(parser: argparse.ArgumentParser, finish_help: str = "") -> None:
     group = parser.add_argument_group("Finish (a larger, refined picture)")
     group.add_argument(
         "--finish",
         action="store_true",
-        help="render the frame, then finish it: upscaled (Lanczos), refined by the model as "
+        help=finish_help
+        or "render the frame, then finish it: upscaled (Lanczos), refined by the model as "
         "image-to-image guided by the sketch, decoded by the full VAE; the finished picture "
         "is written",
     )
@@ -63,29 +64,43 @@ def add_finish_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def finish_values(args: argparse.Namespace) -> tuple[float, int, float]:
+    """Scale, steps and strength: as given, else the defaults."""
+    return (
+        DEFAULT_FINISH_SCALE if args.finish_scale is None else args.finish_scale,
+        DEFAULT_FINISH_STEPS if args.finish_steps is None else args.finish_steps,
+        DEFAULT_FINISH_STRENGTH if args.finish_strength is None else args.finish_strength,
+    )
+
+
+def check_finish_options(args: argparse.Namespace) -> None:
+    """The --finish-* options go with --finish."""
+    given = [name for name in _OPTIONS if getattr(args, name) is not None]
+    if given and not args.finish:
+        raise InvalidRequestError(f"--{given[0].replace('_', '-')} goes with --finish")
+
+
 def finish_request(args: argparse.Namespace, sketch: np.ndarray) -> FinishRequest | None:
     """The finish ``args`` ask for, checked now with a stand-in picture of the frame's size
     (its pixels come after the frame); None without ``--finish``."""
-    given = [name for name in _OPTIONS if getattr(args, name) is not None]
+    check_finish_options(args)
     if not args.finish:
-        if given:
-            flag = "--" + given[0].replace("_", "-")
-            raise InvalidRequestError(f"{flag} goes with --finish")
         return None
     if args.init:
         raise InvalidRequestError(
             "--finish and --init cannot be combined: --finish refines the frame it renders "
             "(render the --init picture, then finish that frame's sketch)"
         )
+    scale, steps, strength = finish_values(args)
     return FinishRequest(
         picture=np.zeros((args.size, args.size, 3), np.uint8),
         sketch=sketch,
         prompt=args.prompt,
         seed=args.seed,
         control_scale=args.control_scale,
-        scale=DEFAULT_FINISH_SCALE if args.finish_scale is None else args.finish_scale,
-        steps=DEFAULT_FINISH_STEPS if args.finish_steps is None else args.finish_steps,
-        strength=DEFAULT_FINISH_STRENGTH if args.finish_strength is None else args.finish_strength,
+        scale=scale,
+        steps=steps,
+        strength=strength,
     )
 
 
