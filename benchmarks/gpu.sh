@@ -15,9 +15,14 @@
 #                    script stays under 8 minutes even if something hangs.
 #   MODELS           the engine-vs-stock runs (default "random:sdxl random:sd21 random:sd15";
 #                    MODELS= runs none, only the cases after them)
+#   FINISH_TIMEOUT   seconds allowed for the Finish case (default 150).
 #   COMPILE=1        also pass --compile (torch.compile + CUDA graphs; compile time lands in
 #                    the first warm-up frame). Off by default: its compile time is not yet
 #                    known to fit the 8-minute budget.
+#
+# Then Finish: a 512x512 random:sdxl frame finished x2 to 1024x1024 (4 steps at 0.4, the full
+# VAE decode), one untimed and 3 timed finishes between live frames before and after
+# (bench --finish); goal <= 1.5 s per finish on an H100-class card.
 #
 # Budget on an H100: building a random full-size SDXL on the host and moving it takes well
 # under a minute; 35 alternating frames of engine + stock pipeline take seconds. The random
@@ -52,6 +57,15 @@ for model in ${MODELS-random:sdxl random:sd21 random:sd15}; do
         status=1
     fi
 done
+name="sdxl_finish_1024_${stamp}"
+echo "bench random:sdxl --finish (512 -> 1024) -> $dest/$name.json" >&2
+if ! timeout "${FINISH_TIMEOUT:-150}" "$PY" -m desktop_app bench --model random:sdxl \
+    --size 512 --frames 10 --warmup 2 --finish --finish-scale 2 --finish-steps 4 \
+    --finish-strength 0.4 --finish-runs 3 --device cuda --json ${COMPILE:+--compile} \
+    >"$dest/$name.json" 2>"$dest/$name.log"; then
+    echo "bench random:sdxl --finish failed or timed out; see $dest/$name.log" >&2
+    status=1
+fi
 
 # What one GPU holds for 4 artists without the network: their 4 frames one by one against one
 # batched forward (benchmarks/batch_capacity.py; runs without Ray Serve). CAPACITY_TIMEOUT

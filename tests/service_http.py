@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from desktop_app.core.errors import RenderCancelled
 from desktop_app.core.wire import (
     CONTENT_TYPE,
     EXPORT_PATH,
@@ -21,6 +23,8 @@ from desktop_app.core.wire import (
     pack,
     unpack,
 )
+from desktop_app.core.wire_finish import FINISH_PATH
+from desktop_app.core.wire_finish import progress_record as finish_progress_record
 from desktop_app.core.wire_stream import (
     HEARTBEAT_S,
     STREAM_CONTENT_TYPE,
@@ -29,6 +33,7 @@ from desktop_app.core.wire_stream import (
     progress_record,
     result_record,
 )
+from desktop_app.serving.finishing import accept_finish, answer_finish
 from desktop_app.serving.service import (
     AcceptedFrame,
     FrameProgress,
@@ -147,6 +152,9 @@ class _Handler(BaseHTTPRequestHandler):
                 owner._stopped.wait()
                 self.close_connection = True
                 return
+            if self.path == FINISH_PATH:
+                self._finish(accept_finish(service, body))
+                return
             frame = service.accept(body, export=self.path == EXPORT_PATH)
             if frame.streamed:
                 self._stream(frame)
@@ -185,6 +193,46 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(outcome[0])
             self._chunk(b"")  # the end of the chunked body
         except OSError:  # the client went away
+            self.close_connection = True
+
+    def _finish(self, accepted) -> None:
+        """As the deployment answers a finish: streamed, each stage and step as it happens
+        and heartbeats between (or one reply at the end, for a client that asked for none)."""
+        owner = self.server_owner
+        if not accepted.streamed:
+            self._send(200, pack(*answer_finish(owner.service, accepted)), CONTENT_TYPE)
+            return
+        news: queue.Queue = queue.Queue()
+
+        def work() -> None:
+            try:
+                header, png = answer_finish(owner.service, accepted, heard=news.put)
+                news.put(result_record(header, png))
+            except WireError as err:
+                news.put(error_record(err.status, str(err)))
+            except RenderCancelled:
+                news.put(error_record(503, "the finish was cancelled on the server"))
+
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", STREAM_CONTENT_TYPE)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._chunk(accepted_record(owner.heartbeat_s))
+            threading.Thread(target=work, daemon=True).start()
+            start = time.perf_counter()
+            while True:
+                try:
+                    item = news.get(timeout=owner.heartbeat_s)
+                except queue.Empty:
+                    self._chunk(progress_record("finishing", (time.perf_counter() - start) * 1e3))
+                    continue
+                if isinstance(item, bytes):
+                    self._chunk(item)
+                    break
+                self._chunk(finish_progress_record(item))
+            self._chunk(b"")
+        except OSError:
             self.close_connection = True
 
     def _chunk(self, data: bytes) -> None:

@@ -21,6 +21,8 @@ from desktop_app.commands.arguments import (
     ranged,
     server_choice,
 )
+from desktop_app.commands.finishing import add_finish_arguments
+from desktop_app.core.errors import InvalidRequestError
 
 
 def add_parser(subparsers) -> None:
@@ -71,6 +73,18 @@ def add_parser(subparsers) -> None:
         metavar="F",
         help="also time region frames repainting a centred square of side F x the page's side "
         "(0.01..1), alternating with full frames; prints both and their ratio",
+    )
+    add_finish_arguments(
+        p,
+        "time Finish instead of the stock comparison: frames, the finishing pass of the "
+        "latest frame (its time and peak memory), then frames again",
+    )
+    p.add_argument(
+        "--finish-runs",
+        type=ranged(int, 1, 100, "finish runs"),
+        default=None,
+        help="with --finish: timed finishes (default 1); on a GPU, --warmup above 0 adds one "
+        "untimed finish before them (its first calls at the new size)",
     )
     add_server_arguments(p)
     remote = p.add_argument_group("with --server")
@@ -140,6 +154,12 @@ def command_line(args: argparse.Namespace) -> str:
     argv += ["--no-baseline"] if args.no_baseline else []
     argv += ["--compile"] if args.compile else []
     argv += ["--region", f"{args.region:g}"] if args.region is not None else []
+    if args.finish:
+        from desktop_app.commands.finishing import finish_values
+
+        scale, steps, strength = finish_values(args)
+        argv += ["--finish", "--finish-scale", f"{scale:g}", "--finish-steps", str(steps)]
+        argv += ["--finish-strength", f"{strength:g}", "--finish-runs", str(args.finish_runs or 1)]
     return shlex.join(argv)
 
 
@@ -147,18 +167,24 @@ def run(args: argparse.Namespace) -> int:
     given = {"--model": args.model, "--device": args.device, "--dtype": args.dtype}
     given |= {"--compile": args.compile, "--no-baseline": args.no_baseline}
     if args.server and args.region is not None:
-        from desktop_app.core.errors import InvalidRequestError
-
         raise InvalidRequestError(
             "--region times region frames on this computer's engine: leave out --server"
         )
+    from desktop_app.commands.finishing import check_finish_options
+
+    check_finish_options(args)
+    if args.finish_runs is not None and not args.finish:
+        raise InvalidRequestError("--finish-runs goes with --finish")
+    if args.finish and args.region is not None:
+        raise InvalidRequestError("--finish and --region time different things: give one")
+    given |= {"--finish": args.finish}
     server = server_choice(args.server, args.token_file, given)
     if args.artists and server is None:
-        from desktop_app.core.errors import InvalidRequestError
-
         raise InvalidRequestError("--artists goes with --server (a load test of a server)")
     if server is not None:
         return run_remote(args, server)
+    if args.finish:
+        return run_finish(args)
     from desktop_app.bench.benchmark import BenchConfig, run_benchmark
 
     config = BenchConfig(
@@ -181,6 +207,39 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary(report))
     return 0
+
+
+def run_finish(args: argparse.Namespace) -> int:
+    from desktop_app.bench.finish import FinishBenchConfig, run_finish_benchmark, summary_text
+    from desktop_app.commands.finishing import finish_values
+
+    scale, steps, strength = finish_values(args)
+    config = FinishBenchConfig(
+        model=args.model or "tiny",
+        size=args.size,
+        frames=args.frames,
+        warmup=args.warmup,
+        device=args.device,
+        dtype=args.dtype,
+        compile=args.compile,
+        scale=scale,
+        steps=steps,
+        strength=strength,
+        finishes=args.finish_runs or 1,
+        finish_warmup=1 if args.warmup > 0 and not _on_cpu(args.device) else 0,
+    )
+    report = run_finish_benchmark(config, progress=lambda msg: print(msg, file=sys.stderr))
+    report["machine"] = machine_info(report["device"]) | {"load_average": report["load_average"]}
+    report["date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    report["command"] = command_line(args)
+    print(json.dumps(report, indent=2) if args.json else summary_text(report))
+    return 0
+
+
+def _on_cpu(device: str | None) -> bool:
+    from desktop_app.engine.device import runs_on_cpu
+
+    return runs_on_cpu(device)
 
 
 def run_remote(args: argparse.Namespace, server: str) -> int:

@@ -4,6 +4,9 @@ With ``--init PICTURE.png`` it is an image-to-image pass instead (``engine/img2i
 picture refined for ``--steps`` (1..50) at ``--strength``, guided by the sketch, decoded by the
 full VAE. The picture must have the sketch's aspect ratio; both are fitted to ``--size`` (a
 picture of another size is resized with Lanczos, a sketch as frames resize it).
+
+With ``--finish`` the frame is then finished, and the finished picture written
+(``commands/finishing.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from desktop_app.commands.arguments import (
     server_choice,
     setting_arg,
 )
+from desktop_app.commands.finishing import add_finish_arguments, finish_frame, finish_request
 from desktop_app.commands.region_args import add_region_arguments, region_inputs
 from desktop_app.core.errors import InvalidRequestError
 from desktop_app.core.settings_table import SETTINGS, Setting
@@ -64,6 +68,7 @@ def add_parser(subparsers) -> None:
         help="decode with the full VAE instead of the fast preview decoder",
     )
     add_region_arguments(p)
+    add_finish_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -88,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     sketch = read_image(args.sketch)
     init = read_image(args.init, what="--init picture") if args.init else None
     region = region_inputs(args, sketch)  # a region frame's keep, region and feather
+    finishing = finish_request(args, sketch)
     check_writable(args.out)
     # On a server the styles are its own, found by name there.
     loras = tuple(args.lora) if server else check_loras(args.lora)
@@ -122,11 +128,17 @@ def run(args: argparse.Namespace) -> int:
         image = engine.export_image(result) if args.full_quality else result.image
     for warning in result.warnings:
         print(f"live-canvas: warning: {warning}", file=sys.stderr)
+    size, made = request.size, ""
+    if finishing is not None:
+        frame_ms = result.timings.total_ms
+        result = finish_frame(engine, finishing, result, image, loras)
+        image, size = result.image, result.image.shape[0]
+        made = f", finished from {request.size}x{request.size} ({frame_ms:.0f} ms)"
     out = save_png(args.out, image, result.params)
     where = f"{engine.info.device} at {engine.info.server}" if server else engine.info.device
     remote = f"; round trip {result.remote.summary()}" if result.remote else ""
     print(
-        f"wrote {out} ({request.size}x{request.size}, seed {request.seed}, {engine.info.model} "
+        f"wrote {out} ({size}x{size}{made}, seed {request.seed}, {engine.info.model} "
         f"on {where}) in {result.timings.summary()}{remote}"
     )
     return 0
@@ -160,6 +172,10 @@ def _check_init_options(args: argparse.Namespace, server: str | None) -> None:
     """The options that do not go with --init."""
     if not args.init:
         return
+    if getattr(args, "keep", None) or getattr(args, "region", None):
+        raise InvalidRequestError(
+            "--init and --keep/--region cannot be combined: --init refines a whole picture"
+        )
     if server is not None:
         raise InvalidRequestError(
             "--init renders on this computer only for now: leave out --server"

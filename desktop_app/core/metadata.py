@@ -37,17 +37,15 @@ def parameters_text(params: GenerationParams) -> str:
         ("Model", params.model),
         ("ControlNet scale", f"{params.control_scale:g}"),
     ]
-    if params.hires_upscale is not None:
-        # A finished picture: A1111's hires fix, whose "Denoising strength" is the second
-        # pass's (colour mode's first-pass strength is kept in our own chunk).
-        fields += [
-            ("Hires upscale", f"{params.hires_upscale:g}"),
-            ("Hires steps", params.hires_steps),
-            ("Denoising strength", f"{params.denoising_strength:g}"),
-        ]
-    elif params.strength is not None:
+    if params.strength is not None and params.hires_upscale is None:
         fields.append(("Denoising strength", f"{params.strength:g}"))
     fields.append(("Mode", params.mode))
+    if params.hires_upscale is not None:
+        # A finished picture: A1111's hires fix fields (its "Denoising strength" is the second
+        # pass's; the first pass's strength, a colour frame's, is not in A1111's words).
+        fields.append(("Hires upscale", f"{params.hires_upscale:g}"))
+        fields.append(("Hires steps", params.hires_steps))
+        fields.append(("Denoising strength", f"{params.denoising_strength:g}"))
     prompt = params.prompt
     if params.loras:
         # A1111's own form: the styles as tags in the prompt, their files' hashes in a field

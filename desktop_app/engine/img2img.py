@@ -26,11 +26,12 @@ and keeps the latents between steps in fp32.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
+import numpy as np
 import torch
 
 from desktop_app.core.errors import InvalidRequestError, RenderCancelled
-from desktop_app.core.types import Img2ImgRequest
 from desktop_app.engine.device import StageClock
 from desktop_app.engine.sketch import (
     control_from_canvas,
@@ -40,10 +41,39 @@ from desktop_app.engine.sketch import (
 )
 
 
-def denoise(engine, req: Img2ImgRequest, should_cancel: Callable[[], bool], clock: StageClock):
+class PassInputs(Protocol):
+    """What a pass reads: an ``Img2ImgRequest``'s fields (Finish's pass at the finished size,
+    which need not be a frame size, gives them too)."""
+
+    @property
+    def sketch(self) -> np.ndarray: ...
+    @property
+    def init(self) -> np.ndarray: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def strength(self) -> float: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def control_scale(self) -> float: ...
+    @property
+    def size(self) -> int: ...
+
+
+def denoise(
+    engine,
+    req: PassInputs,
+    should_cancel: Callable[[], bool],
+    clock: StageClock,
+    on_step: Callable[[int, int], None] | None = None,
+):
     """The latents of ``req``'s picture after its steps, and the prompt's encoding (for its
     warnings), on ``engine`` (a ``renderer.Engine``: LoRA styles applied, cancel points armed);
-    ``clock`` laps after the preprocessing, the text encoding and the steps."""
+    ``clock`` laps after the preprocessing, the text encoding and the steps. ``on_step(done,
+    total)`` hears 0 once the picture is encoded, then each step as it ends."""
     if engine._cuda_graphs:
         # One CUDA graph generation per pass: each step's outputs are consumed before the next.
         torch.compiler.cudagraph_mark_step_begin()
@@ -62,11 +92,14 @@ def denoise(engine, req: Img2ImgRequest, should_cancel: Callable[[], bool], cloc
     added = engine._added_cond(text.pooled, req.size)
     clock.lap()  # text encode
 
-    for t in timesteps:
+    say = on_step or _silent
+    say(0, len(timesteps))
+    for done, t in enumerate(timesteps, 1):
         _check(should_cancel)
         model_in = scheduler.scale_model_input(latents, t).to(engine.dtype)
         out = engine.predict(model_in, t, text, control, added, req.control_scale)
         latents = scheduler.step(out, t, latents, return_dict=False)[0]
+        say(done, len(timesteps))
     clock.lap()  # denoise
     _check(should_cancel)
     return latents, text
@@ -96,6 +129,10 @@ def _encode(engine, picture, generator: torch.Generator) -> torch.Tensor:
     dist = getattr(encoded, "latent_dist", None)
     latents = encoded.latents if dist is None else dist.sample(generator)
     return latents.float() * vae.config.scaling_factor
+
+
+def _silent(_done: int, _total: int) -> None:
+    pass
 
 
 def _check(should_cancel: Callable[[], bool]) -> None:

@@ -15,26 +15,33 @@ from desktop_app.engine.device import StageClock
 
 
 @contextlib.contextmanager
-def out_of_memory_says_so(device: torch.device, size: int) -> Iterator[None]:
-    """CUDA raises OutOfMemoryError; the CPU and MPS allocators a RuntimeError."""
+def out_of_memory_says_so(
+    device: torch.device, size: int, advice: str | None = None
+) -> Iterator[None]:
+    """CUDA raises OutOfMemoryError; the CPU and MPS allocators a RuntimeError. ``advice``:
+    what to try instead (default: a smaller frame size or the fast preset)."""
     try:
         yield
-    except torch.OutOfMemoryError:
-        raise DeviceOutOfMemoryError(_oom_message(device, size)) from None
     except RuntimeError as err:
-        if "allocate" in str(err) and "memory" in str(err):
-            raise DeviceOutOfMemoryError(_oom_message(device, size)) from None
-        raise
+        if not is_out_of_memory(err):
+            raise
+        raise DeviceOutOfMemoryError(_oom_message(device, size, advice)) from None
 
 
-def _oom_message(device: torch.device, size: int) -> str:
+def is_out_of_memory(err: BaseException) -> bool:
+    """CUDA's OutOfMemoryError (a RuntimeError), or the CPU or MPS allocator's RuntimeError."""
+    if isinstance(err, torch.OutOfMemoryError):
+        return True
+    return isinstance(err, RuntimeError) and "allocate" in str(err) and "memory" in str(err)
+
+
+def _oom_message(device: torch.device, size: int, advice: str | None) -> str:
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    smaller = max(256, size // 2 // 64 * 64)
-    return (
-        f"out of memory on {device} at {size}x{size}: try a smaller size "
-        f"(--size {smaller}) or the fast preset (--model sd-turbo)"
-    )
+    if advice is None:
+        smaller = max(256, size // 2 // 64 * 64)
+        advice = f"try a smaller size (--size {smaller}) or the fast preset (--model sd-turbo)"
+    return f"out of memory on {device} at {size}x{size}: {advice}"
 
 
 def timings_of(clock: StageClock) -> FrameTimings:

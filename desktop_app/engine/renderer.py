@@ -23,13 +23,15 @@ from desktop_app.core.region import Box
 from desktop_app.core.resources import is_frozen
 from desktop_app.core.types import (
     EngineInfo,
+    FinishProgress,
+    FinishRequest,
     FrameResult,
     GenerationParams,
     Img2ImgRequest,
     RenderRequest,
     new_load_id,
 )
-from desktop_app.engine import img2img, region
+from desktop_app.engine import finish, img2img, region
 from desktop_app.engine.cancellation import CancelPoints, cancellable_models
 from desktop_app.engine.cpu_weights import pack_if_supported, release_freed_memory
 from desktop_app.engine.device import Placement, StageClock, configure_cpu_threads
@@ -329,7 +331,7 @@ class Engine:
             sigma, sigma_next = sched.sigmas[i], sched.sigmas[i + 1]
             model_in = (latents / math.sqrt(sigma * sigma + 1.0)).to(self.dtype)
             out = self.predict(model_in, t, text, control, added, req.control_scale)
-            latents = self._euler_step(out, latents, sigma, sigma_next)
+            latents = self.sampling.euler_step(out, latents, sigma, sigma_next)
         if sched.end_scale is not None:  # a variance-preserving scheduler hands back x_VP
             latents = latents * sched.end_scale
         return latents
@@ -375,19 +377,6 @@ class Engine:
             return_dict=False,
             **residuals,
         )[0].float()
-
-    def _euler_step(
-        self, out: torch.Tensor, latents: torch.Tensor, sigma: float, sigma_next: float
-    ) -> torch.Tensor:
-        if self.sampling.v_prediction:
-            denoised = out * (-sigma / math.sqrt(sigma**2 + 1)) + latents / (sigma**2 + 1)
-        else:
-            denoised = latents - sigma * out
-        # Euler: move along the straight line from x to its estimate; at sigma 0 it lands.
-        # (The turbo configs name the ancestral variant, which re-noises between steps with
-        # fresh random numbers; the deterministic one keeps a sketch's frames from
-        # flickering. At one step, the default, the two are the same.)
-        return denoised + (latents - denoised) * (sigma_next / sigma)
 
     def _params(self, req: RenderRequest) -> GenerationParams:
         colour = req.mode == "colour"
@@ -464,6 +453,17 @@ class Engine:
             clock.lap()  # decode
             params = self.params_of(request, "img2img", request.strength)
             return self._result(decoded, latents, params, clock, request.request_id, text)
+
+    def finish(
+        self,
+        request: FinishRequest,
+        progress: Callable[[FinishProgress], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> FrameResult:
+        """The picture of ``request`` upscaled, refined for its steps and decoded by the full
+        VAE, tiled where memory requires (``finish.py``); ``progress`` hears each stage and
+        step, ``should_cancel`` is polled as in ``render``."""
+        return finish.finish(self, request, progress, should_cancel)
 
     @torch.inference_mode()
     def export_image(

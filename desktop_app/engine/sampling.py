@@ -102,6 +102,21 @@ class Sampling:
         self._sigma_table = ((1 - alphas) / alphas) ** 0.5  # noise level of each train timestep
         self._schedules: dict[tuple[int, float | None], Schedule] = {}
 
+    def euler_step(
+        self, out: torch.Tensor, latents: torch.Tensor, sigma: float, sigma_next: float
+    ) -> torch.Tensor:
+        """One Euler step of a frame from ``sigma`` to ``sigma_next``, given the model's
+        output ``out`` at ``latents``."""
+        if self.v_prediction:
+            denoised = out * (-sigma / math.sqrt(sigma**2 + 1)) + latents / (sigma**2 + 1)
+        else:
+            denoised = latents - sigma * out
+        # Euler: move along the straight line from x to its estimate; at sigma 0 it lands.
+        # (The turbo configs name the ancestral variant, which re-noises between steps with
+        # fresh random numbers; the deterministic one keeps a sketch's frames from
+        # flickering. At one step, the default, the two are the same.)
+        return denoised + (latents - denoised) * (sigma_next / sigma)
+
     def img2img_scheduler(self):
         """A new diffusers scheduler for one image-to-image pass: the model's own where the
         engine follows it, with its own timestep spacing (an ancestral Euler as plain Euler,

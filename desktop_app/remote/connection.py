@@ -108,17 +108,19 @@ class ServerConnection:
         body: bytes = b"",
         should_cancel: Callable[[], bool] | None = None,
         silence_s: float | None = None,
+        on_data: Callable[[bytes], None] | None = None,
     ) -> Answer:
         """``silence_s``: the longest the server may stay silent (default ``self.silence_s``);
         an exchange with a server that answers only at the end of its work needs its whole
-        time here."""
+        time here. ``on_data`` hears each piece of the answer's body as it arrives (a
+        streamed answer's records)."""
         watch = Watch(should_cancel or _never, self.silence_s if silence_s is None else silence_s)
         for attempt in (1, 2):
             reused = self._conn is not None
             try:
                 conn = self._conn or self._open(watch.should_cancel)
                 self._conn = conn
-                return self._exchange(conn, method, path, body, watch)
+                return self._exchange(conn, method, path, body, watch, on_data)
             except _DROPPED:
                 heard = self._sock is not None and self._sock.heard
                 self.close()
@@ -148,6 +150,7 @@ class ServerConnection:
         path: str,
         body: bytes,
         watch: Watch,
+        on_data: Callable[[bytes], None] | None = None,
     ) -> Answer:
         assert self._sock is not None  # set with _conn
         self._sock.begin(watch)
@@ -157,6 +160,8 @@ class ServerConnection:
         chunks = []
         while chunk := response.read1(1 << 16):  # a streamed answer: records as they come
             chunks.append(chunk)
+            if on_data is not None:
+                on_data(chunk)
         response.close()  # read to its end (read1 leaves a sized answer open at its end)
         elapsed_ms = (time.perf_counter() - start) * 1000.0
         if response.will_close:

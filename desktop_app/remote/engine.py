@@ -26,6 +26,8 @@ from desktop_app.core.errors import (
 from desktop_app.core.tokens import read_token
 from desktop_app.core.types import (
     EngineInfo,
+    FinishProgress,
+    FinishRequest,
     FrameResult,
     RemoteTimings,
     RenderRequest,
@@ -47,7 +49,13 @@ from desktop_app.core.wire import (
     request_body,
     unpack,
 )
-from desktop_app.core.wire_stream import STREAM, STREAM_CONTENT_TYPE, final_record
+from desktop_app.core.wire_finish import FINISH_PATH, finish_body, progress_of
+from desktop_app.core.wire_stream import (
+    STREAM,
+    STREAM_CONTENT_TYPE,
+    RecordReader,
+    final_record,
+)
 from desktop_app.remote import region
 from desktop_app.remote.address import ServerAddress
 from desktop_app.remote.connection import ANSWER_S, Answer, ServerConnection
@@ -164,6 +172,47 @@ class RemoteEngine:
         _, picture = self._frame_reply(answer, sent.request_id)
         return _picture(picture, sent.size)
 
+    def finish(
+        self,
+        request: FinishRequest,
+        progress: Callable[[FinishProgress], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> FrameResult:
+        """Finished on the server (``core/wire_finish``): the picture and the sketch go up as
+        PNGs, the server's progress records reach ``progress`` as they arrive, and the
+        finished picture comes back as a PNG (it exports as it is)."""
+        start = time.perf_counter()
+        body = finish_body(request)
+        encode_ms = (time.perf_counter() - start) * 1000.0
+        answer = self.connection.request(
+            "POST",
+            FINISH_PATH,
+            body,
+            should_cancel,
+            None if self.streams else EXPORT_TIMEOUT_S,
+            on_data=_progress_reader(progress),
+        )
+        reply, picture = self._frame_reply(answer, request.request_id)
+        start = time.perf_counter()
+        image = _picture(picture, request.target_size)
+        decode_ms = (time.perf_counter() - start) * 1000.0
+        return FrameResult(
+            image=image,
+            params=reply.params,
+            timings=reply.timings,
+            request_id=request.request_id,
+            warnings=reply.warnings,
+            load_id=self.info.load_id,
+            remote=RemoteTimings(
+                server=reply.server,
+                encode_ms=encode_ms,
+                round_trip_ms=answer.round_trip_ms,
+                decode_ms=decode_ms,
+                bytes_up=answer.bytes_sent,
+                bytes_down=len(answer.body),
+            ),
+        )
+
     def _frame_reply(self, answer: Answer, request_id: int):
         address = self.connection.address
         if answer.status != 200:
@@ -189,6 +238,32 @@ class RemoteEngine:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _progress_reader(
+    progress: Callable[[FinishProgress], None] | None,
+) -> Callable[[bytes], None] | None:
+    """What reads a streamed finish's records as they arrive and tells ``progress`` each
+    stage and step (the whole answer is read again at its end: a damaged stream is said
+    there, once)."""
+    if progress is None:
+        return None
+    reader, damaged = RecordReader(), []
+
+    def on_data(chunk: bytes) -> None:
+        if damaged:
+            return
+        try:
+            records = reader.feed(chunk)
+        except WireError:
+            damaged.append(True)
+            return
+        for header, _payload in records:
+            told = progress_of(header) if header.get("kind") == "progress" else None
+            if told is not None:
+                progress(told)
+
+    return on_data
 
 
 def _picture(data: bytes, size: int) -> np.ndarray:

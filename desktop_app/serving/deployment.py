@@ -35,6 +35,8 @@ from desktop_app.core.wire import (
     error_body,
     pack,
 )
+from desktop_app.core.wire_finish import FINISH_PATH
+from desktop_app.core.wire_finish import progress_record as finish_progress_record
 from desktop_app.core.wire_stream import (
     HEARTBEAT_S,
     STREAM_CONTENT_TYPE,
@@ -44,6 +46,7 @@ from desktop_app.core.wire_stream import (
     result_record,
 )
 from desktop_app.serving.batching import Company, Outcome, SharedForwards, Waiting
+from desktop_app.serving.finishing import AcceptedFinish, accept_finish, answer_finish
 from desktop_app.serving.metrics import ReplicaMetrics
 from desktop_app.serving.service import (
     AcceptedFrame,
@@ -131,6 +134,8 @@ class FrameServer:
         self.service.check_upload(headers.get("content-type"), headers.get("content-length"))
         body = await _read_body(request)
         loop = asyncio.get_running_loop()
+        if path == FINISH_PATH:
+            return await self._finish(body, received)
         # Decoding the sketch takes milliseconds (a 2048² one, tens): off the event loop.
         frame = await loop.run_in_executor(
             self._threads, self.service.accept, body, path == EXPORT_PATH
@@ -230,11 +235,62 @@ class FrameServer:
             cancel.set()
 
 
+    async def _finish(self, body: bytes, received: float) -> Response:
+        """Finish (``serving/finishing.py``): checked off the event loop, then answered as a
+        stream (every stage and step as it happens, heartbeats between) or, for a client
+        that did not ask for one, as one reply at the end."""
+        loop = asyncio.get_running_loop()
+        accepted = await loop.run_in_executor(self._threads, accept_finish, self.service, body)
+        if accepted.streamed:
+            return StreamingResponse(
+                self._finish_stream(accepted, received), media_type=STREAM_CONTENT_TYPE
+            )
+        cancel = threading.Event()
+        work = loop.run_in_executor(
+            self._threads, answer_finish, self.service, accepted, cancel.is_set, received
+        )
+        try:
+            payload = pack(*await work)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        return Response(payload, media_type=CONTENT_TYPE)
+
+    async def _finish_stream(self, accepted: AcceptedFinish, received: float):
+        cancel, loop = threading.Event(), asyncio.get_running_loop()
+        news: asyncio.Queue = asyncio.Queue()
+
+        def heard(progress) -> None:  # on the finishing thread
+            loop.call_soon_threadsafe(news.put_nowait, progress)
+
+        work = loop.run_in_executor(
+            self._threads, answer_finish, self.service, accepted, cancel.is_set, received, heard
+        )
+        try:
+            yield accepted_record(self.heartbeat_s)
+            while not work.done():
+                told = asyncio.ensure_future(news.get())
+                await asyncio.wait({work, told}, timeout=self.heartbeat_s,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if told.done():
+                    yield finish_progress_record(told.result())
+                else:
+                    told.cancel()
+                    if not work.done():
+                        yield progress_record("finishing", _ms_since(received))
+            while not news.empty():
+                yield finish_progress_record(news.get_nowait())
+            yield _last_record(work)
+        finally:
+            cancel.set()
+
 def _not_the_batch_bound_warning(record: logging.LogRecord) -> bool:
     """Ray warns that max_batch_size times max_concurrent_batches passes the requests a
     replica takes in; it does not apply here: ``SharedForwards`` joins Ray's batches again, so
     a forward holds up to max_batch_size frames whichever batches they came in."""
     return "max_concurrent_batches" not in record.getMessage()
+
+
 
 
 def _last_record(work: asyncio.Future) -> bytes:

@@ -48,6 +48,7 @@ from desktop_app.core.wire import (
     result_header,
     unpack,
 )
+from desktop_app.core.wire_finish import FINISH, FINISH_PATH
 from desktop_app.core.wire_stream import STREAM, wants_stream
 from desktop_app.models.styles import list_styles, resolve_style
 
@@ -127,6 +128,7 @@ class FrameService:
         return {
             "protocol": PROTOCOL,
             "stream": STREAM,  # frames may be answered as a stream of records (wire_stream)
+            "finish": FINISH,  # POST /v1/finish (wire_finish, serving/finishing.py)
             "model": info.model,
             "family": info.family,
             "device": info.device,
@@ -277,7 +279,7 @@ class FrameService:
         return result, image
 
 
-ENDPOINTS = {INFO_PATH: "GET", FRAME_PATH: "POST", EXPORT_PATH: "POST"}
+ENDPOINTS = {INFO_PATH: "GET", FRAME_PATH: "POST", EXPORT_PATH: "POST", FINISH_PATH: "POST"}
 
 
 def check_endpoint(method: str, path: str) -> None:
