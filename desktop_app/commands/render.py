@@ -172,10 +172,6 @@ def _check_init_options(args: argparse.Namespace, server: str | None) -> None:
     """The options that do not go with --init."""
     if not args.init:
         return
-    if getattr(args, "keep", None) or getattr(args, "region", None):
-        raise InvalidRequestError(
-            "--init and --keep/--region cannot be combined: --init refines a whole picture"
-        )
     if server is not None:
         raise InvalidRequestError(
             "--init renders on this computer only for now: leave out --server"
