@@ -67,6 +67,19 @@ def test_prompt_is_encoded_once_until_it_changes(engine, sketch):
     assert engine.prompts.encode_count == count + 1
 
 
+def test_artists_taking_turns_with_their_own_prompts_encode_each_once(engine, sketch):
+    """A served replica alternates artists: each prompt is kept, not only the latest."""
+    prompts = [f"artist {n}'s picture" for n in range(4)]
+    render(engine, sketch, prompt=prompts[0])
+    count = engine.prompts.encode_count
+    first = [render(engine, sketch, prompt=p).image for p in prompts]
+    assert engine.prompts.encode_count == count + 3
+    again = [render(engine, sketch, prompt=p).image for p in prompts * 2][:4]
+    assert engine.prompts.encode_count == count + 3
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_noise_is_fixed_per_seed_and_size(engine):
     assert engine.noise(5, 512) is engine.noise(5, 512)
     assert torch.equal(engine.noise(5, 256), engine.noise(5, 256))

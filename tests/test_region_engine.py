@@ -12,7 +12,7 @@ from PIL import Image
 
 from desktop_app.core.errors import DeviceOutOfMemoryError, InvalidRequestError, RenderCancelled
 from desktop_app.core.region import Box, compose, crop_box, feather_alpha, mask_at_size
-from desktop_app.core.types import RenderRequest
+from desktop_app.core.types import DEFAULT_FEATHER_PX, RenderRequest
 from desktop_app.engine import region as engine_region
 
 PROMPT = "a cat"
@@ -222,7 +222,10 @@ def test_compose_pastes_through_the_feather_and_keeps_the_rest():
 # -- compiled forwards -------------------------------------------------------------------------
 
 
-def test_compiled_engines_render_crops_eagerly_and_the_page_with_their_graphs(sketch):
+def test_compiled_engines_render_the_page_with_their_graphs_and_keep_the_rest(sketch):
+    """A compiled engine's region frame is its compiled page frame inside the region and the
+    kept picture outside it and its feather: no graph per crop shape (on a GPU, the page's
+    graphs are faster than an eager crop)."""
     from torch._dynamo.utils import counters
 
     from desktop_app.engine.loading import load_engine
@@ -231,14 +234,14 @@ def test_compiled_engines_render_crops_eagerly_and_the_page_with_their_graphs(sk
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LIVE_CANVAS_PACK_WEIGHTS", "0")
         plain = load_engine("tiny", device="cpu")
-    compiled.render(frame(compiled, sketch))  # the page's graphs
+    page = compiled.render(frame(compiled, sketch)).image  # the page's graphs
+    np.testing.assert_array_equal(page, plain.render(frame(plain, sketch)).image)
     graphs = counters["stats"]["unique_graphs"]
     forward = compiled.parts.unet.forward
     for mask in (square(512, 100, 100, 150), square(512, 300, 40, 60)):
-        a = compiled.render(frame(compiled, sketch, keep=kept(), region=mask))
-        b = plain.render(frame(plain, sketch, keep=kept(), region=mask))
-        np.testing.assert_array_equal(a.image, b.image)
-    whole = np.ones((512, 512), bool)
-    compiled.render(frame(compiled, sketch, keep=kept(), region=whole))
+        a = compiled.render(frame(compiled, sketch, keep=kept(), region=mask)).image
+        np.testing.assert_array_equal(a[mask], page[mask])
+        far = ~reach(mask, DEFAULT_FEATHER_PX)
+        np.testing.assert_array_equal(a[far], kept()[far])
     assert counters["stats"]["unique_graphs"] == graphs  # no graph per crop shape
-    assert compiled.parts.unet.forward is forward  # the compiled forward is back
+    assert compiled.parts.unet.forward is forward

@@ -155,7 +155,7 @@ def _denoise(engine, samples, control, latents, should_cancel) -> list[torch.Ten
         t = torch.stack([s.schedule.timesteps[step] for s in samples])
         out = _predict(engine, model_in, t, embeds, control, added, scales)
         latents = [
-            engine._euler_step(
+            engine.sampling.euler_step(
                 out[i : i + 1], x, s.schedule.sigmas[step], s.schedule.sigmas[step + 1]
             )
             for i, (s, x) in enumerate(zip(samples, latents, strict=True))

@@ -1,11 +1,16 @@
 """Prompt → text conditioning, encoded once per prompt: typing is rare next to drawing, and
-the text encoders (two for SDXL) cost as much as a small UNet."""
+the text encoders (two for SDXL) cost as much as a small UNet. A few prompts are kept, not
+one: a server's replica renders the frames of several artists in turn, each with their own
+prompt, and with one kept every turn would run the encoders again."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
+
+_PROMPTS_KEPT = 16  # a third of a megabyte each for SDXL in fp16
 
 
 @dataclass(frozen=True)
@@ -19,20 +24,23 @@ class PromptEncoder:
     def __init__(self, tokenizers, encoders, device: torch.device, is_sdxl: bool):
         self._tokenizers, self._encoders = tokenizers, encoders
         self._device, self._is_sdxl = device, is_sdxl
-        self._cached: tuple[str, TextConditioning] | None = None
+        self._cached: OrderedDict[str, TextConditioning] = OrderedDict()
         self.encode_count = 0  # how often the encoders actually ran (tests check the cache)
 
     def encode(self, prompt: str) -> TextConditioning:
-        if self._cached is not None and self._cached[0] == prompt:
-            return self._cached[1]
+        if prompt in self._cached:
+            self._cached.move_to_end(prompt)
+            return self._cached[prompt]
         result = self._encode(prompt)
-        self._cached = (prompt, result)
+        self._cached[prompt] = result
+        while len(self._cached) > _PROMPTS_KEPT:
+            self._cached.popitem(last=False)
         self.encode_count += 1
         return result
 
     def forget(self) -> None:
-        """Drop the cached prompt: the next ``encode`` runs the encoders again."""
-        self._cached = None
+        """Drop the cached prompts: the next ``encode`` runs the encoders again."""
+        self._cached.clear()
 
     def _ids(self, tokenizer, prompt: str) -> tuple[torch.Tensor, bool]:
         limit = tokenizer.model_max_length
