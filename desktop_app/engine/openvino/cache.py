@@ -76,8 +76,8 @@ class ConversionCache:
             return True
         except OSError as err:
             self.warnings = (
-                f"the OpenVINO cache folder {self.folder} cannot be written ({err.strerror or err}):"
-                " the model is converted in memory, again at every start",
+                f"the OpenVINO cache folder {self.folder} cannot be written "
+                f"({err.strerror or err}): the model is converted in memory, again at every start",
             )
             _log.warning(self.warnings[0])
             return False

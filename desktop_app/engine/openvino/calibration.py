@@ -39,7 +39,8 @@ def sketches(size: int) -> list[np.ndarray]:
         elif kind == "house":
             walls = (abs(x - 0.3) < line) | (abs(x - 0.7) < line) | (abs(y - 0.85) < line)
             roof = abs(y - (0.5 - 0.8 * (0.2 - abs(x - 0.5)))) < line
-            _ink(page, (walls & (y > 0.5) & (x > 0.28) & (x < 0.72)) | (roof & (abs(x - 0.5) < 0.22)))
+            walls &= (y > 0.5) & (x > 0.28) & (x < 0.72)
+            _ink(page, walls | (roof & (abs(x - 0.5) < 0.22)))
         elif kind == "hills":
             _ink(page, (abs(y - (0.6 + 0.08 * np.sin(9 * x))) < line) | (abs(y - 0.3) < line))
         elif kind == "face":
