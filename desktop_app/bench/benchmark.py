@@ -43,9 +43,11 @@ import numpy as np
 import torch
 
 from desktop_app.bench.common import StrokeSketch, load_average
+from desktop_app.bench.openvino_run import openvino_frame, openvino_report, prepare_openvino
 from desktop_app.bench.tools import ForwardTimer, MemoryProbe, SharedModules
 from desktop_app.core.types import RenderRequest
 from desktop_app.engine.device import dtype_name, pick_placement
+from desktop_app.engine.openvino.target import is_openvino_device
 from desktop_app.engine.parts import ModelParts
 
 PROMPT = "a lighthouse on a cliff at dusk, watercolour"
@@ -63,6 +65,8 @@ class BenchConfig:
     dtype: str | None = None
     baseline: bool = True
     compile: bool = False
+    backend: str = "pytorch"  # "openvino": its engine timed too (bench/openvino_run.py)
+    precision: str | None = None
 
 
 @dataclass
@@ -171,12 +175,18 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
     from desktop_app.engine.renderer import Engine
 
     say = progress or (lambda _msg: None)
-    placement = pick_placement(config.device, config.dtype)
+    openvino = config.backend == "openvino" or is_openvino_device(config.device)
+    torch_device = None if is_openvino_device(config.device) else config.device
+    placement = pick_placement(torch_device, config.dtype)
     device, engine_dtype = placement.device, placement.dtype
     base_dtype = default_dtype(device)
 
     say(f"loading {config.model} ({dtype_name(engine_dtype)}) on {device}")
-    parts = load_parts(config.model, engine_dtype)
+    parts = load_parts(config.model, torch.float32 if openvino else engine_dtype)
+    ov_bench = None
+    if openvino:  # converted from fp32 weights, before the PyTorch engine takes the modules
+        ov_device = config.device if is_openvino_device(config.device) else None
+        ov_bench = prepare_openvino(parts, ov_device, config.precision, config.size, say)
     engine = Engine(parts, placement, compile_models=config.compile)
     decoder = (parts.tae or parts.vae).decoder
     timer = ForwardTimer([parts.unet, parts.controlnet, decoder], device)
@@ -193,6 +203,9 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
         return last[0]
 
     runs = [Run("engine", engine_frame, engine_dtype, packed=True)]
+    if ov_bench is not None:  # the shared modules stay as the engine has them
+        frame = openvino_frame(ov_bench, PROMPT, config.size)
+        runs.append(Run("openvino", frame, engine_dtype, packed=True))
     shared_modules = [parts.unet, parts.controlnet, *parts.text_encoders]
     shared = SharedModules(shared_modules, engine_dtype, engine.packed_weights)
     if config.baseline:
@@ -218,6 +231,9 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
     report["dtype_conversions"] = shared.conversions
     report["settle_frames"] = settle_frames
     report["packed_weights"] = engine.packed_weights is not None
+    if ov_bench is not None:
+        ov_ms = next(run.frame_ms for run in runs if run.name == "openvino")
+        report["openvino"] = openvino_report(ov_bench, ov_ms, report)
     if shared.conversions:
         report["notes"].append(
             "the runs share one set of modules, converted in place between the dtypes before "

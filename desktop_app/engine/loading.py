@@ -17,6 +17,7 @@ from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokeniz
 from transformers.utils import logging as transformers_logging
 
 from desktop_app.core.errors import InvalidRequestError, ModelLoadError
+from desktop_app.core.settings_table import SETTINGS
 from desktop_app.engine.builders import build_random, build_tiny
 from desktop_app.engine.components import (
     HUB_ID,
@@ -77,7 +78,10 @@ def _load_openvino(model, device, precision, controlnet, preview_decoder, progre
 
     resolve_target(device, precision)  # a bad device or precision: one line, before loading
     parts = load_parts(model, torch.float32, controlnet, preview_decoder, progress)
-    return load_openvino_engine(parts, device, precision, progress)
+    # With someone to tell (the window), the default frame size is converted now, with
+    # progress; otherwise the first frame converts its own size.
+    sizes = (int(SETTINGS["size"].default),) if progress else ()
+    return load_openvino_engine(parts, device, precision, progress, sizes=sizes)
 
 
 def load_parts(

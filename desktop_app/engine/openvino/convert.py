@@ -149,13 +149,14 @@ def compress_weights(model):
 
 def quantize(model, samples: Sequence[Sequence[np.ndarray]], transformer: bool = True):
     """int8: weights and activations in 8 bits (NNCF post-training quantization), the
-    activation ranges measured on ``samples`` (each one forward's inputs, in input order)."""
+    activation ranges measured on ``samples`` (each one forward's inputs, in input order).
+    ``transformer``: the UNet and the ControlNet (NNCF's transformer scheme: attention's
+    matrix products quantized, softmax and norms left in float); the convolutional decoder
+    gets the mixed preset (asymmetric activations: its ReLU outputs are all positive)."""
     nncf = import_nncf()
     data = nncf.Dataset(list(samples), lambda sample: tuple(sample))
-    return nncf.quantize(
-        model,
-        data,
-        subset_size=len(samples),
-        model_type=nncf.ModelType.TRANSFORMER if transformer else None,
-        fast_bias_correction=True,
-    )
+    if transformer:
+        options = {"model_type": nncf.ModelType.TRANSFORMER}
+    else:
+        options = {"preset": nncf.QuantizationPreset.MIXED}
+    return nncf.quantize(model, data, subset_size=len(samples), **options)

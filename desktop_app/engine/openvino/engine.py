@@ -203,7 +203,7 @@ def load_openvino_engine(
     precision: str | None,
     progress: Progress | None = None,
     cache: ConversionCache | None = None,
-    sizes: tuple[int, ...] = (512,),
+    sizes: tuple[int, ...] = (),
 ) -> OpenVinoEngine:
     """The engine for ``parts`` (loaded in fp32), prepared for frames of ``sizes``."""
     from desktop_app.engine.openvino.target import resolve_target
