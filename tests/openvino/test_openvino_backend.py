@@ -153,7 +153,7 @@ def test_render_command_bad_device_and_precision_without_backend(capsys, tmp_pat
     sketch_file = tmp_path / "sketch.png"
     Image.fromarray(sketch).save(sketch_file)
     out = tmp_path / "out.png"
-    common = ["render", str(sketch_file), "--out", str(out), "--model", "tiny"]
+    common = ["render", str(sketch_file), "--prompt", "a cat", "--out", str(out), "--model", "tiny"]
     code = main([*common, "--backend", "openvino", "--device", "openvino:GPU9"])
     err = capsys.readouterr().err
     assert code != 0 and "GPU9" in err and "openvino:CPU" in err and "Traceback" not in err
@@ -168,7 +168,8 @@ def test_render_command_with_the_openvino_backend(capsys, tmp_path, sketch, monk
     sketch_file = tmp_path / "sketch.png"
     Image.fromarray(sketch).save(sketch_file)
     out = tmp_path / "out.png"
-    args = ["render", str(sketch_file), "--out", str(out), "--model", "tiny", "--size", "256"]
+    args = ["render", str(sketch_file), "--prompt", "a cat", "--out", str(out), "--model", "tiny"]
+    args += ["--size", "256"]
     assert main([*args, "--backend", "openvino"]) == 0
     assert Image.open(out).size == (256, 256)
     assert any((tmp_path / "cache").rglob("unet.bin"))

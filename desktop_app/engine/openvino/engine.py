@@ -90,10 +90,10 @@ class OpenVinoEngine(Engine):
             return
         start = time.perf_counter()
         models = self._models(size, self.target.precision, progress or (lambda _m: None))
-        self._forwards[shape] = self._compile(models, progress)
+        self._forwards[shape] = self._compile_models(models, progress)
         self.prepare_seconds[size] = time.perf_counter() - start
 
-    def _compile(self, models: dict, progress: Progress | None) -> Forwards:
+    def _compile_models(self, models: dict, progress: Progress | None) -> Forwards:
         compiled = {}
         for part, model in models.items():
             if progress:
@@ -129,7 +129,7 @@ class OpenVinoEngine(Engine):
         forward's inputs; NNCF then quantizes each part on its own recorded inputs. The
         encoder is not in a frame's path in scribble mode: it gets 8-bit weights only."""
         fp32 = self._models(size, "fp32", say)
-        forwards = self._compile(fp32, None)
+        forwards = self._compile_models(fp32, None)
         forwards.recording = {}
         shape = (1, 4, size // 8, size // 8)
         self._forwards[shape] = forwards
