@@ -114,6 +114,16 @@ def test_an_unwritable_cache_folder_still_renders_with_a_warning(tmp_path, torch
     assert not (blocker.parent / "cache").exists()
 
 
+def test_the_window_shows_the_unwritable_cache_warning(tmp_path):
+    from desktop_app.app.controller import cpu_note
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    engine = OpenVinoEngine(build_tiny(), resolve_target(None, "fp32"), ConversionCache(blocker))
+    note = cpu_note(engine.info)  # the window's info banner
+    assert note is not None and "OpenVINO (CPU, fp32)" in note and "converted in memory" in note
+
+
 def test_int8_weights_stores_smaller_models_and_stays_close(cache_folder, torch_frames):
     cache = ConversionCache(cache_folder)
     engine = OpenVinoEngine(build_tiny(), resolve_target(None, "int8-weights"), cache)
