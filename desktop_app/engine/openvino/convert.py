@@ -10,7 +10,9 @@ one compiled ControlNet.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -143,10 +145,21 @@ def convert_part(engine, part: str, shapes: Shapes):
     return convert(module_of(engine, part), _examples(engine, part, shapes))
 
 
+@contextlib.contextmanager
+def _quiet_nncf():
+    """NNCF prints its tables and progress bars on stdout, where ``bench --json`` writes its
+    report: they go to stderr, and its log below warnings."""
+    logging.getLogger("nncf").setLevel(logging.WARNING)
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 def compress_weights(model):
     """int8-weights: every matrix and convolution weight in 8 bits (NNCF's default,
     asymmetric per output channel), decompressed on the fly; activations stay float."""
-    return import_nncf().compress_weights(model)
+    nncf = import_nncf()
+    with _quiet_nncf():
+        return nncf.compress_weights(model)
 
 
 def quantize(model, samples: Sequence[Sequence[np.ndarray]], transformer: bool = True):
@@ -162,12 +175,14 @@ def quantize(model, samples: Sequence[Sequence[np.ndarray]], transformer: bool =
     else:
         options = {"preset": nncf.QuantizationPreset.MIXED}
     try:
-        return nncf.quantize(model, data, subset_size=len(samples), **options)
+        with _quiet_nncf():
+            return nncf.quantize(model, data, subset_size=len(samples), **options)
     except ValueError:
         # NNCF's bias correction fails on some small layers (a bias of another shape than
         # the one it computed, seen on the tiny test decoder): quantize without it.
         _log.warning("NNCF's bias correction failed; quantizing without it", exc_info=True)
         advanced = nncf.AdvancedQuantizationParameters(disable_bias_correction=True)
-        return nncf.quantize(
-            model, data, subset_size=len(samples), advanced_parameters=advanced, **options
-        )
+        with _quiet_nncf():
+            return nncf.quantize(
+                model, data, subset_size=len(samples), advanced_parameters=advanced, **options
+            )
