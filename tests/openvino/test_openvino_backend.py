@@ -151,6 +151,18 @@ def test_int8_is_calibrated_once_and_cached(cache_folder, torch_frames):
     assert again.converted == []
 
 
+def test_nncf_writes_nothing_on_stdout(capfd):
+    """``bench --json`` prints its report on stdout; NNCF's tables must not land in it."""
+    from desktop_app.engine.openvino import convert
+
+    layers = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
+    model = convert.convert(layers, (torch.zeros(1, 3, 16, 16),))
+    capfd.readouterr()
+    convert.compress_weights(model)
+    convert.quantize(model, [[np.random.rand(1, 3, 16, 16).astype(np.float32)]], False)
+    assert capfd.readouterr().out == ""
+
+
 def test_openvino_missing_is_one_line_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
     with pytest.raises(InvalidRequestError) as caught:
