@@ -45,6 +45,7 @@ import torch
 from desktop_app.bench.common import StrokeSketch, load_average
 from desktop_app.bench.openvino_run import openvino_frame, openvino_report, prepare_openvino
 from desktop_app.bench.tools import ForwardTimer, MemoryProbe, SharedModules
+from desktop_app.core.errors import InvalidRequestError
 from desktop_app.core.types import RenderRequest
 from desktop_app.engine.device import dtype_name, pick_placement
 from desktop_app.engine.openvino.target import is_openvino_device
@@ -176,6 +177,8 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
 
     say = progress or (lambda _msg: None)
     openvino = config.backend == "openvino" or is_openvino_device(config.device)
+    if config.precision is not None and not openvino:
+        raise InvalidRequestError("--precision goes with --backend openvino")
     torch_device = None if is_openvino_device(config.device) else config.device
     placement = pick_placement(torch_device, config.dtype)
     device, engine_dtype = placement.device, placement.dtype

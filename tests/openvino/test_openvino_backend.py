@@ -198,6 +198,9 @@ def test_render_command_bad_device_and_precision_without_backend(capsys, tmp_pat
     code = main([*common, "--precision", "int8"])
     err = capsys.readouterr().err
     assert code != 0 and "--precision goes with --backend openvino" in err
+    code = main(["bench", "--model", "tiny", "--precision", "int8"])
+    err = capsys.readouterr().err
+    assert code != 0 and "--precision goes with --backend openvino" in err
     assert not out.exists()
 
 
