@@ -8,6 +8,10 @@ its encoder, for colour mode) run as OpenVINO models compiled for the frame's si
 first use of that size from the loaded torch modules (LoRAs fused) and cached on disk
 (``cache.py``). Image-to-image passes, exports and region crops of other shapes run the torch
 modules, as the PyTorch engine does.
+
+Limits: a frame is cancelled between steps and before the decoder, not inside a forward (the
+PyTorch engine's cancel points are hooks on torch modules); a size first used in the window
+converts on its first frame, without the progress the load shows for the default size.
 """
 
 from __future__ import annotations
