@@ -96,11 +96,17 @@ def serve_extra() -> set[str]:
 
 def test_every_third_party_import_is_a_declared_dependency():
     serving = ("desktop_app/serving",)
+    openvino = ("desktop_app/engine/openvino",)
     everything_else = {
         module: where
         for module, where in imported_top_level_modules("desktop_app").items()
-        if not where.startswith(serving)
+        if not where.startswith(serving + openvino)
     }
+    missing = undeclared(
+        imported_top_level_modules(*openvino),
+        declared_dependencies() | declared_dependencies("openvino"),
+    )
+    assert not missing, f"the OpenVINO backend imports what its extra does not declare: {missing}"
     missing = undeclared(everything_else, declared_dependencies())
     assert not missing, f"imported but not in pyproject's dependencies: {missing}"
     missing = undeclared(
@@ -117,6 +123,7 @@ NEEDS_SERVE = ("tests/serving", "benchmarks/serve_floor.py")
 
 def test_every_import_of_the_tests_and_benchmarks_is_declared():
     declared = declared_dependencies() | declared_dependencies("test")
+    declared |= declared_dependencies("openvino")  # tests/openvino skip without it
     missing = undeclared(imported_top_level_modules("tests", "benchmarks"), declared)
     missing = {m: w for m, w in missing.items() if not w.startswith(NEEDS_SERVE)}
     assert not missing, f"imported but not in pyproject's dependencies or test extra: {missing}"

@@ -45,6 +45,9 @@ def cpu_note(info: EngineInfo) -> str | None:
     """What to expect on a CPU-only machine, so a slow first frame does not look broken.
     (Measured on a 2-core CPU: SDXL at 512 about 30 s a frame in float32; the status bar
     shows this machine's own latency once a frame is done.)"""
+    if info.device.startswith("openvino:"):  # its warnings: e.g. a cache it cannot write
+        where = info.device.split(":", 1)[1]
+        return " ".join((f"Running on OpenVINO ({where}, {info.dtype}).", *info.warnings))
     if info.device != "cpu":
         return None
     return (

@@ -36,9 +36,12 @@ def load_engine(
     controlnet: str | None = None,
     preview_decoder: str | None = None,
     compile_models: bool = False,
+    backend: str = "pytorch",
+    precision: str | None = None,
 ) -> Any:
     """``controlnet`` and ``preview_decoder`` are what a user preset adds (see
-    ``resolving_loader``); ``compile_models`` is ``--compile``."""
+    ``resolving_loader``); ``compile_models`` is ``--compile``; ``backend`` and ``precision``
+    are ``--backend openvino --precision P``."""
     from desktop_app.engine.loading import load_engine as _load_engine
 
     _freeze_imports()
@@ -49,6 +52,8 @@ def load_engine(
         preview_decoder=preview_decoder,
         progress=progress,
         compile_models=compile_models,
+        backend=backend,
+        precision=precision,
     )
 
 

@@ -43,10 +43,13 @@ import numpy as np
 import torch
 
 from desktop_app.bench.common import StrokeSketch, load_average
+from desktop_app.bench.openvino_run import openvino_frame, openvino_report, prepare_openvino
 from desktop_app.bench.region import RegionFrames
 from desktop_app.bench.tools import ForwardTimer, MemoryProbe, SharedModules
+from desktop_app.core.errors import InvalidRequestError
 from desktop_app.core.types import RenderRequest
 from desktop_app.engine.device import dtype_name, pick_placement
+from desktop_app.engine.openvino.target import is_openvino_device
 from desktop_app.engine.parts import ModelParts
 
 PROMPT = "a lighthouse on a cliff at dusk, watercolour"
@@ -65,6 +68,8 @@ class BenchConfig:
     baseline: bool = True
     compile: bool = False
     region: float | None = None  # also time region frames of this side fraction (region.py)
+    backend: str = "pytorch"  # "openvino": its engine timed too (bench/openvino_run.py)
+    precision: str | None = None
 
 
 @dataclass
@@ -173,12 +178,20 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
     from desktop_app.engine.renderer import Engine
 
     say = progress or (lambda _msg: None)
-    placement = pick_placement(config.device, config.dtype)
+    openvino = config.backend == "openvino" or is_openvino_device(config.device)
+    if config.precision is not None and not openvino:
+        raise InvalidRequestError("--precision goes with --backend openvino")
+    torch_device = None if is_openvino_device(config.device) else config.device
+    placement = pick_placement(torch_device, config.dtype)
     device, engine_dtype = placement.device, placement.dtype
     base_dtype = default_dtype(device)
 
     say(f"loading {config.model} ({dtype_name(engine_dtype)}) on {device}")
-    parts = load_parts(config.model, engine_dtype)
+    parts = load_parts(config.model, torch.float32 if openvino else engine_dtype)
+    ov_bench = None
+    if openvino:  # converted from fp32 weights, before the PyTorch engine takes the modules
+        ov_device = config.device if is_openvino_device(config.device) else None
+        ov_bench = prepare_openvino(parts, ov_device, config.precision, config.size, say)
     engine = Engine(parts, placement, compile_models=config.compile)
     decoder = (parts.tae or parts.vae).decoder
     timer = ForwardTimer([parts.unet, parts.controlnet, decoder], device)
@@ -199,6 +212,9 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
     if config.region is not None:
         regions = RegionFrames(engine, config.size, config.region, PROMPT)
         runs.append(Run("region", regions.frame, engine_dtype, packed=True))  # after "engine"
+    if ov_bench is not None:  # the shared modules stay as the engine has them
+        frame = openvino_frame(ov_bench, PROMPT, config.size)
+        runs.append(Run("openvino", frame, engine_dtype, packed=True))
     shared_modules = [parts.unet, parts.controlnet, *parts.text_encoders]
     shared = SharedModules(shared_modules, engine_dtype, engine.packed_weights)
     if config.baseline:
@@ -227,6 +243,9 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> dict
     if regions is not None:
         region_ms = next(run.frame_ms for run in runs if run.name == "region")
         report |= regions.report(runs[0].frame_ms, region_ms, config.warmup)
+    if ov_bench is not None:
+        ov_ms = next(run.frame_ms for run in runs if run.name == "openvino")
+        report["openvino"] = openvino_report(ov_bench, ov_ms, report)
     if shared.conversions:
         report["notes"].append(
             "the runs share one set of modules, converted in place between the dtypes before "

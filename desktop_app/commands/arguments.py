@@ -48,6 +48,29 @@ def add_device_arguments(parser: argparse.ArgumentParser, dtype_help: str) -> No
     parser.add_argument("--dtype", default=None, choices=DTYPES, help=dtype_help)
 
 
+def add_backend_arguments(parser: argparse.ArgumentParser, dest_prefix: str = "") -> None:
+    """--backend and --precision: the PyTorch engine, or its forwards in OpenVINO."""
+    from desktop_app.engine.openvino.target import BACKENDS, PRECISIONS  # no torch, no openvino
+
+    parser.add_argument(
+        "--backend",
+        dest=f"{dest_prefix}backend",
+        default="pytorch",
+        choices=BACKENDS,
+        help="pytorch (default), or openvino: the model converted for this CPU or an Intel "
+        "GPU/NPU (--device openvino:GPU) on first use, then cached; needs the openvino extra",
+    )
+    parser.add_argument(
+        "--precision",
+        dest=f"{dest_prefix}precision",
+        default=None,
+        choices=PRECISIONS,
+        help="with --backend openvino: fp32 (default), bf16 (CPUs with bf16 units), "
+        "int8-weights (8-bit weights) or int8 (8-bit weights and activations, calibrated "
+        "once on the app's own frames)",
+    )
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--model, --device, --dtype, --controlnet, --preview-decoder: what loads a model."""
     parser.add_argument(
@@ -56,6 +79,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"preset, hub id, model folder or .safetensors (default {DEFAULT_PRESET})",
     )
     add_device_arguments(parser, "default: float16 on GPUs, bfloat16 on CPUs with native support")
+    add_backend_arguments(parser)
     parser.add_argument("--controlnet", default=None, help="ControlNet folder or hub id")
     parser.add_argument(
         "--preview-decoder",

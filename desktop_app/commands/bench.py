@@ -15,6 +15,7 @@ import shlex
 import sys
 
 from desktop_app.commands.arguments import (
+    add_backend_arguments,
     add_device_arguments,
     add_server_arguments,
     add_setting_argument,
@@ -56,6 +57,7 @@ def add_parser(subparsers) -> None:
         "the engine's dtype (default: as the app picks); the baseline uses the device's "
         "default (fp32 on CPU, fp16 on GPUs)",
     )
+    add_backend_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument(
         "--no-baseline", action="store_true", help="time the engine only (no stock pipeline)"
@@ -147,7 +149,9 @@ def command_line(args: argparse.Namespace) -> str:
         return shlex.join(argv)
     argv = ["live-canvas", "bench", "--model", args.model or "tiny", "--size", str(args.size)]
     argv += ["--frames", str(args.frames), "--warmup", str(args.warmup)]
-    for flag, value in (("--device", args.device), ("--dtype", args.dtype)):
+    options = (("--device", args.device), ("--dtype", args.dtype), ("--precision", args.precision))
+    argv += ["--backend", args.backend] if args.backend != "pytorch" else []
+    for flag, value in options:
         if value:
             argv += [flag, value]
     argv += ["--json"] if args.json else []
@@ -178,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     if args.finish and args.region is not None:
         raise InvalidRequestError("--finish and --region time different things: give one")
     given |= {"--finish": args.finish}
+    given |= {"--backend openvino": args.backend == "openvino", "--precision": args.precision}
     server = server_choice(args.server, args.token_file, given)
     if args.artists and server is None:
         raise InvalidRequestError("--artists goes with --server (a load test of a server)")
@@ -197,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         compile=args.compile,
         region=args.region,
+        backend=args.backend,
+        precision=args.precision,
     )
     report = run_benchmark(config, progress=lambda msg: print(msg, file=sys.stderr))
     report["machine"] = machine_info(report["device"]) | {"load_average": report["load_average"]}
@@ -320,6 +327,15 @@ def machine_info(device: str) -> dict:
     return info
 
 
+def openvino_line(ov: dict) -> str:
+    made = f"converted {', '.join(ov['converted_now'])}" if ov["converted_now"] else "cached"
+    ratios = f"ratio vs stock {ov['ratio_vs_stock']}, vs engine {ov['ratio_vs_engine']}"
+    return (
+        f"  openvino ({ov['precision']} on {ov['device']}): median {_ms(ov['ms'])}  {ratios}; "
+        f"prepared in {ov['prepare_s']} s ({made}), cache {ov['cache_mb']} MiB"
+    )
+
+
 def _ms(value) -> str:
     return "-" if value is None else f"{value:.1f} ms"
 
@@ -344,6 +360,8 @@ def summary(report: dict) -> str:
             f"  stock pipeline, engine's dtype: median {_ms(report['stock_same_dtype_ms'])}  "
             f"ratio {report['ratio_same_dtype']:.3f}"
         )
+    if report.get("openvino"):
+        lines.append(openvino_line(report["openvino"]))
     lines.append(
         f"  engine breakdown (medians): preprocess {_ms(b['preprocess_ms'])}, text "
         f"{_ms(b['text_encode_ms'])}, denoise {_ms(b['denoise_ms'])}, decode "

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from desktop_app.commands.arguments import (
+    add_backend_arguments,
     add_lora_arguments,
     add_server_arguments,
     check_loras,
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default: the last one used",
     )
     parser.add_argument("--device", dest="app_device", default=None, help="cpu, cuda, mps")
+    add_backend_arguments(parser, dest_prefix="app_")
     add_server_arguments(parser, dest_prefix="app_")
     add_lora_arguments(parser, dest="app_lora")
     parser.add_argument(
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from desktop_app.ui.theme import apply_theme, set_desktop_identity
 
     given = {"--model": args.app_model, "--device": args.app_device}
+    given["--backend openvino"] = getattr(args, "app_backend", "pytorch") == "openvino"
     server = server_choice(args.app_server, args.app_token_file, given)
     opened = None
     loras = tuple(args.app_lora) if server else check_loras(args.app_lora)
@@ -87,10 +90,15 @@ def run(args: argparse.Namespace) -> int:
     app.setQuitOnLastWindowClosed(False)
     apply_theme(app)
     loader = None
+    options = {}
     if getattr(args, "app_compile", False):
+        options["compile_models"] = True
+    if getattr(args, "app_backend", "pytorch") != "pytorch" or getattr(args, "app_precision", None):
+        options |= {"backend": args.app_backend, "precision": args.app_precision}
+    if options:
         from desktop_app.app import engine_api  # imports no torch: the worker does, later
 
-        loader = functools.partial(engine_api.load_engine, compile_models=True)
+        loader = functools.partial(engine_api.load_engine, **options)
     window = create_window(
         model=server or getattr(args, "app_model", None),
         server_files=(args.app_token_file, args.app_server_ca) if server else None,

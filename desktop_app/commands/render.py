@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         "--dtype": args.dtype,
         "--controlnet": args.controlnet,
         "--preview-decoder": args.preview_decoder,
+        "--precision": args.precision,
+        "--backend openvino": args.backend == "openvino",
     }
     steps = _steps(args)
     if steps is None:
@@ -198,4 +200,6 @@ def _engine(args: argparse.Namespace, server: str | None):
         dtype=args.dtype,
         controlnet=args.controlnet,
         preview_decoder=args.preview_decoder,
+        backend=args.backend,
+        precision=args.precision,
     )

@@ -12,7 +12,12 @@ import signal
 import sys
 import threading
 
-from desktop_app.commands.arguments import add_device_arguments, add_lora_arguments, ranged
+from desktop_app.commands.arguments import (
+    add_backend_arguments,
+    add_device_arguments,
+    add_lora_arguments,
+    ranged,
+)
 from desktop_app.core.errors import InvalidRequestError
 from desktop_app.core.wire import DEFAULT_PORT
 from desktop_app.models.presets import DEFAULT_PRESET
@@ -31,6 +36,7 @@ def add_parser(subparsers) -> None:
         "--model", default=DEFAULT_PRESET, help=f"as for render (default {DEFAULT_PRESET})"
     )
     add_device_arguments(p, "default: float16 on GPUs, bfloat16 on CPUs with native support")
+    add_backend_arguments(p)
     scale = p.add_mutually_exclusive_group()
     scale.add_argument(
         "--replicas",
@@ -138,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         device=args.device,
         dtype=args.dtype,
+        backend=args.backend,
+        precision=args.precision,
         replicas=args.replicas,
         autoscale=args.autoscale,
         host=args.host,

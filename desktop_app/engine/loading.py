@@ -16,7 +16,8 @@ from diffusers.utils import logging as diffusers_logging
 from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 from transformers.utils import logging as transformers_logging
 
-from desktop_app.core.errors import ModelLoadError
+from desktop_app.core.errors import InvalidRequestError, ModelLoadError
+from desktop_app.core.settings_table import SETTINGS
 from desktop_app.engine.builders import build_random, build_tiny
 from desktop_app.engine.components import (
     HUB_ID,
@@ -31,6 +32,7 @@ from desktop_app.engine.components import (
     read_config,
 )
 from desktop_app.engine.device import pick_placement
+from desktop_app.engine.openvino.target import is_openvino_device, resolve_target
 from desktop_app.engine.parts import TURBO_SCHEDULER, ModelParts
 from desktop_app.engine.renderer import Engine
 from desktop_app.engine.single_file import load_single_file
@@ -50,9 +52,17 @@ def load_engine(
     progress: Progress | None = None,
     compile_models: bool = False,
     compile_backend: str = "inductor",
+    backend: str = "pytorch",
+    precision: str | None = None,
 ) -> Engine:
     """``compile_models``: torch.compile the frame path and compile it here, before the first
-    frame (``compile_backend`` other than inductor is for tests)."""
+    frame (``compile_backend`` other than inductor is for tests). ``backend`` "openvino" (or
+    a ``device`` "openvino:NAME") runs the forwards in OpenVINO at ``precision``
+    (``engine/openvino``)."""
+    if backend == "openvino" or is_openvino_device(device):
+        return _load_openvino(model, device, precision, controlnet, preview_decoder, progress)
+    if precision is not None:
+        raise InvalidRequestError("--precision goes with --backend openvino")
     placement = pick_placement(device, dtype)
     parts = load_parts(model, placement.dtype, controlnet, preview_decoder, progress)
     if progress:
@@ -61,6 +71,17 @@ def load_engine(
     if compile_models:
         engine.warm_up(progress=progress)
     return engine
+
+
+def _load_openvino(model, device, precision, controlnet, preview_decoder, progress) -> Engine:
+    from desktop_app.engine.openvino.engine import load_openvino_engine
+
+    resolve_target(device, precision)  # a bad device or precision: one line, before loading
+    parts = load_parts(model, torch.float32, controlnet, preview_decoder, progress)
+    # With someone to tell (the window), the default frame size is converted now, with
+    # progress; otherwise the first frame converts its own size.
+    sizes = (int(SETTINGS["size"].default),) if progress else ()
+    return load_openvino_engine(parts, device, precision, progress, sizes=sizes)
 
 
 def load_parts(

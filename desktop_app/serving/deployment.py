@@ -69,6 +69,8 @@ class ReplicaConfig:
     model: str
     device: str | None = None
     dtype: str | None = None
+    backend: str = "pytorch"
+    precision: str | None = None  # with backend "openvino"
     compile_models: bool = False
     token_sha256: str | None = None
     cpu_threads: int | None = None  # torch threads of a CPU replica (its share of the cores)
@@ -95,6 +97,8 @@ class FrameServer:
             device=config.device,
             dtype=config.dtype,
             compile_models=config.compile_models,
+            backend=config.backend,
+            precision=config.precision,
         )
         replica = serve.get_replica_context().replica_id.unique_id
         self.service = FrameService(engine, config.token_sha256, replica, config.loras)

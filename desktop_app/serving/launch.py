@@ -37,6 +37,8 @@ class ServeOptions:
     model: str = DEFAULT_PRESET
     device: str | None = None  # None: a GPU per replica if the cluster has GPUs, else CPUs
     dtype: str | None = None
+    backend: str = "pytorch"
+    precision: str | None = None  # with backend "openvino"
     replicas: int = 1
     autoscale: tuple[int, int] | None = None  # (min, max) replicas, instead of ``replicas``
     host: str = "127.0.0.1"
@@ -126,6 +128,8 @@ class Server:
             model=options.model,
             device=device,
             dtype=options.dtype,
+            backend=options.backend,
+            precision=options.precision,
             compile_models=options.compile_models,
             token_sha256=_digest(options.token),
             cpu_threads=threads,
