@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop_app.app.selection import Selection
 from desktop_app.app.state import LiveState
-from desktop_app.core.types import REGION_CONTEXT_PX
+from desktop_app.core import region
 
 LOCKED_NOTICE = "The picture is locked: only where you draw is repainted (L unlocks it)"
 
@@ -42,8 +42,8 @@ SKIP = RegionPlan(skip=True)
 
 
 def context_margin(width: int, height: int) -> int:
-    """The context margin, in pixels of a page of this size."""
-    return max(1, round(REGION_CONTEXT_PX * max(width, height) / 512))
+    """The context margin, in pixels of a page of this size (the engine's crop margin)."""
+    return region.context_margin(max(width, height), 1)
 
 
 def changed_region(lines: np.ndarray, before: np.ndarray, margin: int) -> np.ndarray | None:

@@ -27,10 +27,11 @@ import cv2
 import numpy as np
 
 from desktop_app.core.errors import InvalidRequestError
+from desktop_app.core.types import REGION_CONTEXT_PX
 
 ALIGN = 64
 # Context around the region's bounding box at a 512 page; scaled with the page's side.
-MARGIN_AT_512 = 64
+MARGIN_AT_512 = REGION_CONTEXT_PX  # the window's locked picture grows its changes by it too
 # The shortest crop side each family still draws coherent pictures at: a quarter of the area
 # the turbo models are distilled at (512², SD 1.5's own too). A shorter crop is rendered
 # larger; never above the page's side, so a region frame never costs more than a full one.

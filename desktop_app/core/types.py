@@ -16,8 +16,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from desktop_app.core.errors import InvalidRequestError
-from desktop_app.core.settings_table import (  # noqa: F401 - FINISH_SCALES: its old home
-    FINISH_SCALES,
+from desktop_app.core.settings_table import (
     FRAME_SETTINGS,
     SETTINGS,
     check_frame_settings,
