@@ -123,7 +123,7 @@ NEEDS_SERVE = ("tests/serving", "benchmarks/serve_floor.py")
 
 def test_every_import_of_the_tests_and_benchmarks_is_declared():
     declared = declared_dependencies() | declared_dependencies("test")
-    declared |= declared_dependencies("openvino")  # tests/openvino skip without it
+    declared |= declared_dependencies("openvino")  # tests/openvino_backend skip without it
     missing = undeclared(imported_top_level_modules("tests", "benchmarks"), declared)
     missing = {m: w for m, w in missing.items() if not w.startswith(NEEDS_SERVE)}
     assert not missing, f"imported but not in pyproject's dependencies or test extra: {missing}"

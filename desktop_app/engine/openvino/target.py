@@ -26,6 +26,8 @@ def import_openvino() -> ModuleType:
         import openvino
     except ImportError:
         raise InvalidRequestError(MISSING) from None
+    if not hasattr(openvino, "Core"):  # a folder named openvino on the path, not the package
+        raise InvalidRequestError(MISSING)
     return openvino
 
 
