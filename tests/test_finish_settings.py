@@ -57,8 +57,8 @@ def test_a_finished_pictures_parameters_follow_the_first_pass_in_a1111s_words():
     )
     assert text == (
         "a lighthouse\nSteps: 1, Sampler: Euler, CFG scale: 0, Seed: 7, Size: 512x512, "
-        "Model: sdxl-turbo, ControlNet scale: 1, Hires upscale: 2, Hires steps: 4, "
-        "Denoising strength: 0.4, Mode: scribble, Software: Live Canvas"
+        "Model: sdxl-turbo, ControlNet scale: 1, Mode: scribble, Hires upscale: 2, "
+        "Hires steps: 4, Denoising strength: 0.4, Software: Live Canvas"
     )
 
 
