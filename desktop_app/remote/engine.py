@@ -248,7 +248,8 @@ def _progress_reader(
     there, once)."""
     if progress is None:
         return None
-    reader, damaged = RecordReader(), []
+    reader = RecordReader()
+    damaged: list[bool] = []  # set once the stream is damaged: the rest is not read here
 
     def on_data(chunk: bytes) -> None:
         if damaged:
