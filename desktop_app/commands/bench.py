@@ -206,14 +206,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     report = run_benchmark(config, progress=lambda msg: print(msg, file=sys.stderr))
-    report["machine"] = machine_info(report["device"]) | {"load_average": report["load_average"]}
-    report["date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    report["command"] = command_line(args)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(summary(report))
-    return 0
+    return _print_report(report, args, summary)
 
 
 def run_finish(args: argparse.Namespace) -> int:
@@ -236,10 +229,15 @@ def run_finish(args: argparse.Namespace) -> int:
         finish_warmup=1 if args.warmup > 0 and not _on_cpu(args.device) else 0,
     )
     report = run_finish_benchmark(config, progress=lambda msg: print(msg, file=sys.stderr))
+    return _print_report(report, args, summary_text)
+
+
+def _print_report(report: dict, args: argparse.Namespace, summarise) -> int:
+    """A local bench's report with where, when and how it ran: JSON, or ``summarise``'s text."""
     report["machine"] = machine_info(report["device"]) | {"load_average": report["load_average"]}
     report["date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     report["command"] = command_line(args)
-    print(json.dumps(report, indent=2) if args.json else summary_text(report))
+    print(json.dumps(report, indent=2) if args.json else summarise(report))
     return 0
 
 

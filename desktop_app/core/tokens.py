@@ -34,23 +34,38 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def read_small_text(
+    path: Path, what: str, max_bytes: int, too_large: str, not_text: str, encoding: str
+) -> str:
+    """``path``'s text, or InvalidRequestError naming ``what`` it is and what is wrong with
+    it in one line (the token file's and the server's tokens file's reader)."""
+    try:
+        if path.stat().st_size > max_bytes:
+            raise InvalidRequestError(f"{what} {path} {too_large}")
+        return path.read_text(encoding=encoding)
+    except FileNotFoundError:
+        raise InvalidRequestError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidRequestError(f"{what} {path} is a folder") from None
+    except PermissionError:
+        raise InvalidRequestError(f"{what} {path} cannot be read: permission denied") from None
+    except UnicodeDecodeError:
+        raise InvalidRequestError(f"{what} {path} {not_text}") from None
+    except OSError as err:
+        raise InvalidRequestError(f"{what} {path} cannot be read: {err.strerror}") from None
+
+
 def read_token(path: str | Path) -> str:
     """The token in ``path``; InvalidRequestError saying what is wrong with the file."""
     path = Path(path).expanduser()
-    try:
-        if path.stat().st_size > 4096:
-            raise InvalidRequestError(f"token file {path} is too large to hold a token")
-        text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        raise InvalidRequestError(f"token file {path} does not exist") from None
-    except IsADirectoryError:
-        raise InvalidRequestError(f"token file {path} is a folder") from None
-    except PermissionError:
-        raise InvalidRequestError(f"token file {path} cannot be read: permission denied") from None
-    except UnicodeDecodeError:
-        raise InvalidRequestError(f"token file {path} does not hold a token (not text)") from None
-    except OSError as err:
-        raise InvalidRequestError(f"token file {path} cannot be read: {err.strerror}") from None
+    text = read_small_text(
+        path,
+        "token file",
+        4096,
+        too_large="is too large to hold a token",
+        not_text="does not hold a token (not text)",
+        encoding="ascii",
+    ).strip()
     if not _TOKEN.fullmatch(text):
         raise InvalidRequestError(
             f"token file {path} does not hold a token (16 to 512 letters, digits or ._~+/=-)"

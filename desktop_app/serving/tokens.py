@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.errors import InvalidRequestError
-from desktop_app.core.tokens import _TOKEN
+from desktop_app.core.tokens import _TOKEN, read_small_text
 from desktop_app.core.wire import WireError
 
 RECHECK_S = 1.0  # a removed token works for at most this long (plus a request in flight)
@@ -45,20 +45,14 @@ def read_tokens_file(path: str | Path) -> TokenList:
     """The artists in ``path``; InvalidRequestError (one line) for a file that is missing,
     unreadable or holds no token."""
     path = Path(path).expanduser()
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InvalidRequestError(f"tokens file {path} is too large (over 1 MiB)")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidRequestError(f"tokens file {path} does not exist") from None
-    except IsADirectoryError:
-        raise InvalidRequestError(f"tokens file {path} is a folder") from None
-    except PermissionError:
-        raise InvalidRequestError(f"tokens file {path} cannot be read: permission denied") from None
-    except UnicodeDecodeError:
-        raise InvalidRequestError(f"tokens file {path} is not text") from None
-    except OSError as err:
-        raise InvalidRequestError(f"tokens file {path} cannot be read: {err.strerror}") from None
+    text = read_small_text(
+        path,
+        "tokens file",
+        MAX_FILE_BYTES,
+        too_large="is too large (over 1 MiB)",
+        not_text="is not text",
+        encoding="utf-8",
+    )
     tokens = parse_tokens(text, str(path))
     if not tokens.names:
         raise InvalidRequestError(
