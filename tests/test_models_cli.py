@@ -47,6 +47,19 @@ def test_list_default_variant_needs_no_network(cache, capsys, sockets):
     assert sockets == []
 
 
+def test_list_says_what_each_openvino_precision_costs(cache, capsys, monkeypatch):
+    from desktop_app.engine.openvino import target
+
+    monkeypatch.setattr(target, "cpu_multiplies_int8_in_one_instruction", lambda: False)
+    monkeypatch.delenv(target.INT8_SCOPE_VARIABLE, raising=False)
+    code, out, _err = run(capsys, "models", "list")
+    assert code == 0
+    section = out[out.index("OpenVINO backend") :]
+    for precision in target.PRECISIONS:
+        assert f"\n  {precision} " in section
+    assert "int8 quantizes its convolutions only" in section
+
+
 def test_path_prints_the_cache_folder(cache, capsys):
     code, out, _err = run(capsys, "models", "path")
     assert code == 0

@@ -52,9 +52,10 @@ class Submitted:
     on_failed: Callable[[str], None]
 
 
-class _Aborted(Exception):
+class _Aborted(RenderCancelled):
     """Raised from the progress callback to end a model load when the worker is stopping or
-    another model was chosen."""
+    another model was chosen; also from a frame's own preparing (an OpenVINO model converting
+    a new frame size tells the load's listener), where it ends the frame as cancelled."""
 
 
 class RenderWorker(QThread):

@@ -53,6 +53,7 @@ def openvino_report(bench: OpenVinoBench, frame_ms: list[float], report: dict) -
     return {
         "device": engine.target.device,
         "precision": engine.target.precision,
+        "int8_scope": engine.target.int8_scope if engine.target.precision == "int8" else None,
         "ms": median,
         "ratio_vs_stock": ratio(report["baseline_ms"]),
         "ratio_vs_engine": ratio(report["engine_ms"]),

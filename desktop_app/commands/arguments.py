@@ -67,7 +67,8 @@ def add_backend_arguments(parser: argparse.ArgumentParser, dest_prefix: str = ""
         choices=PRECISIONS,
         help="with --backend openvino: fp32 (default), bf16 (CPUs with bf16 units), "
         "int8-weights (8-bit weights) or int8 (8-bit weights and activations, calibrated "
-        "once on the app's own frames)",
+        "once on the app's own frames; the convolutions only on CPUs without VNNI or AMX); "
+        "what each costs: live-canvas models list",
     )
 
 

@@ -328,8 +328,11 @@ def machine_info(device: str) -> dict:
 def openvino_line(ov: dict) -> str:
     made = f"converted {', '.join(ov['converted_now'])}" if ov["converted_now"] else "cached"
     ratios = f"ratio vs stock {ov['ratio_vs_stock']}, vs engine {ov['ratio_vs_engine']}"
+    precision = ov["precision"]
+    if ov.get("int8_scope") == "convolutions":
+        precision += ", convolutions only"
     return (
-        f"  openvino ({ov['precision']} on {ov['device']}): median {_ms(ov['ms'])}  {ratios}; "
+        f"  openvino ({precision} on {ov['device']}): median {_ms(ov['ms'])}  {ratios}; "
         f"prepared in {ov['prepare_s']} s ({made}), cache {ov['cache_mb']} MiB"
     )
 

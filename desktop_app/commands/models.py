@@ -83,7 +83,36 @@ def run_list(args: argparse.Namespace) -> int:
         print(*_licence_lines(preset), sep="\n")
         if not all(s.present for s in statuses):
             print(f"  download: live-canvas models download {preset.name}")
+    print(*_openvino_lines(), sep="\n")
     return 0
+
+
+def _openvino_lines() -> list[str]:
+    """The OpenVINO backend's precisions and what each costs (measured), and what int8
+    quantizes on this CPU."""
+    from importlib import metadata
+
+    from desktop_app.core.errors import InvalidRequestError
+    from desktop_app.engine.openvino.target import PRECISION_NOTES, int8_scope_for
+
+    try:
+        state = f"openvino {metadata.version('openvino')} installed"
+    except metadata.PackageNotFoundError:
+        state = 'not installed: pip install "live-canvas[openvino]"'
+    lines = [f"\nOpenVINO backend, --backend openvino --precision P ({state}):"]
+    lines += [f"  {name:<13} {note}" for name, note in PRECISION_NOTES.items()]
+    try:
+        scope = int8_scope_for("CPU")
+    except InvalidRequestError as err:
+        scope = str(err)
+    if scope == "convolutions":
+        lines.append(
+            "  this CPU has no VNNI or AMX: int8 quantizes its convolutions only (8-bit matrix "
+            "products run slower than float here)"
+        )
+    elif scope != "all":
+        lines.append(f"  {scope}")
+    return lines
 
 
 def run_path(_args: argparse.Namespace) -> int:

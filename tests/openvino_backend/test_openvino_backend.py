@@ -9,6 +9,7 @@ conversion takes seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -32,7 +33,7 @@ if not hasattr(ov, "Core"):  # a folder named openvino on the path passes for th
 pytestmark = pytest.mark.openvino
 
 from desktop_app.engine.openvino.cache import ConversionCache  # noqa: E402
-from desktop_app.engine.openvino.engine import OpenVinoEngine  # noqa: E402
+from desktop_app.engine.openvino.engine import OPTIMISING, OpenVinoEngine  # noqa: E402
 
 SIZE = 128
 # fp32 OpenVINO against fp32 PyTorch: the same arithmetic in another order (oneDNN's and
@@ -91,6 +92,26 @@ def test_a_second_load_converts_nothing(openvino_engine, cache_folder, torch_fra
     assert _relative_difference(torch_frames[0].latents, frame.latents) <= RELATIVE_TOLERANCE
 
 
+def test_smaller_frames_stay_in_torch_and_a_new_size_converts_with_progress(cache_folder):
+    """The window's frames in motion are smaller than the frame size: they render at once with
+    the torch forwards (the PyTorch engine's frame, bit for bit) instead of converting for
+    minutes mid-stroke; a larger size converts on its first frame, its progress told to the
+    load's listener (the window's banner) and cleared after."""
+    heard: list[str] = []
+    cache = ConversionCache(cache_folder)
+    engine = OpenVinoEngine(build_tiny(), resolve_target(None, "fp32"), cache, heard.append)
+    engine.prepare(192)
+    heard.clear()
+    in_motion = dataclasses.replace(_requests()[0], size=SIZE)
+    frame = engine.render(in_motion)
+    assert heard == [] and (1, 4, SIZE // 8, SIZE // 8) not in engine._forwards
+    assert torch.equal(frame.latents, Engine(build_tiny(), CPU32).render(in_motion).latents)
+    engine.render(dataclasses.replace(in_motion, size=256))
+    assert (1, 4, 32, 32) in engine._forwards
+    assert any(OPTIMISING in said and "256x256" in said for said in heard)
+    assert heard[-1] == ""
+
+
 def test_a_damaged_cache_entry_is_rebuilt(openvino_engine, cache_folder, torch_frames):
     entry = cache_folder / openvino_engine.entry_key(SIZE, "fp32")
     (entry / "unet.xml").write_text("<not a model")
@@ -144,13 +165,47 @@ def test_int8_is_calibrated_once_and_cached(cache_folder, torch_frames):
     engine = OpenVinoEngine(build_tiny(), resolve_target(None, "int8"), cache)
     frame = engine.render(_requests()[0])
     assert {item.split("/")[1] for item in cache.converted} >= {"controlnet", "unet", "decoder"}
-    unet = ov.Core().read_model(str(cache_folder / engine.entry_key(SIZE, "int8") / "unet.xml"))
+    entry = cache_folder / engine.entry_key(SIZE, "int8")
+    unet = ov.Core().read_model(str(entry / "unet.xml"))
     assert any(op.get_type_name() == "FakeQuantize" for op in unet.get_ops())
+    # frames under INT8_DECODER_MIN_SIZE (512) decode in fp32: 8 bits lose too much there
+    decoder = ov.Core().read_model(str(entry / "decoder.xml"))
+    assert not any(op.get_type_name() == "FakeQuantize" for op in decoder.get_ops())
     # random tiny weights: only that the frame is still the frame (measured 4.5 %)
     assert _relative_difference(torch_frames[0].latents, frame.latents) < 0.2
     again = ConversionCache(cache_folder)
     OpenVinoEngine(build_tiny(), resolve_target(None, "int8"), again).prepare(SIZE)
     assert again.converted == []
+
+
+def _fake_quantized_inputs(model) -> set[str]:
+    """The kinds of operation that read an 8-bit (fake-quantized) value."""
+    kinds = set()
+    for op in model.get_ops():
+        if op.get_type_name() == "FakeQuantize":
+            for output in op.outputs():
+                kinds |= {i.get_node().get_type_name() for i in output.get_target_inputs()}
+    return kinds
+
+
+def test_int8_quantizes_matrix_products_only_where_the_scope_says(cache_folder, monkeypatch):
+    """"convolutions" (CPUs without VNNI/AMX) leaves linear layers and attention in float;
+    "all" quantizes them too; the two are cached apart."""
+    from desktop_app.engine.openvino.target import INT8_SCOPE_VARIABLE
+
+    read = {}
+    for scope in ("convolutions", "all"):
+        monkeypatch.setenv(INT8_SCOPE_VARIABLE, scope)
+        cache = ConversionCache(cache_folder)
+        engine = OpenVinoEngine(build_tiny(), resolve_target(None, "int8"), cache)
+        assert engine.target.int8_scope == scope
+        engine.prepare(SIZE)
+        entry = cache_folder / engine.entry_key(SIZE, "int8")
+        unet = ov.Core().read_model(str(entry / "unet.xml"))
+        read[scope] = (entry, _fake_quantized_inputs(unet))
+    assert read["convolutions"][0] != read["all"][0]
+    assert "Convolution" in read["convolutions"][1] and "MatMul" not in read["convolutions"][1]
+    assert "MatMul" in read["all"][1]
 
 
 def test_nncf_writes_nothing_on_stdout(capfd):
@@ -219,8 +274,9 @@ def test_render_command_with_the_openvino_backend(capsys, tmp_path, sketch, monk
 
 
 TAESD = Path(__file__).resolve().parents[2].parent / "shared" / "weights" / "taesd"
-# Measured at 512x512 (the preview size), calibrated on four other photographs: 39.3 to
-# 42.3 dB (docs/PERFORMANCE.md). At 256x256 the same decoder gives 34.6 to 39.7 dB.
+# Measured at 512x512 (the preview size), calibrated on four other photographs: 38.8 to
+# 43.0 dB (docs/PERFORMANCE.md). At 256x256 the same scheme gave 34.8 to 39.8 dB, so the
+# engine keeps the decoder in fp32 under 512 (openvino.engine.INT8_DECODER_MIN_SIZE).
 MIN_PSNR_DB = 35.0
 
 

@@ -52,7 +52,10 @@ def weights_fingerprint(modules) -> str:
 
 
 def key(**fields) -> str:
+    """The entry's name: a hash of ``fields`` (those given as None left out, so that a field
+    added for one precision leaves the other precisions' entries where they were)."""
     ov = import_openvino()
+    fields = {name: value for name, value in fields.items() if value is not None}
     fields = dict(fields, openvino=ov.__version__, format=FORMAT, torch=torch.__version__)
     text = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]

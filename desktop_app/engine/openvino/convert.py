@@ -162,18 +162,27 @@ def compress_weights(model):
         return nncf.compress_weights(model)
 
 
-def quantize(model, samples: Sequence[Sequence[np.ndarray]], transformer: bool = True):
+def quantize(
+    model, samples: Sequence[Sequence[np.ndarray]], transformer: bool = True, scope: str = "all"
+):
     """int8: weights and activations in 8 bits (NNCF post-training quantization), the
     activation ranges measured on ``samples`` (each one forward's inputs, in input order).
     ``transformer``: the UNet and the ControlNet (NNCF's transformer scheme: attention's
     matrix products quantized, softmax and norms left in float); the convolutional decoder
-    gets the mixed preset (asymmetric activations: its ReLU outputs are all positive)."""
+    gets the mixed preset (asymmetric activations: its ReLU outputs are all positive).
+    ``scope`` "convolutions" leaves every matrix product (linear layers, attention) in float
+    (``target.INT8_SCOPES``)."""
     nncf = import_nncf()
     data = nncf.Dataset(list(samples), lambda sample: tuple(sample))
-    if transformer:
-        options = {"model_type": nncf.ModelType.TRANSFORMER}
-    else:
-        options = {"preset": nncf.QuantizationPreset.MIXED}
+    options: dict = {}
+    if transformer and scope == "all":
+        options["model_type"] = nncf.ModelType.TRANSFORMER
+    else:  # also the convolutions of a UNet alone: no smoothing of products left in float
+        options["preset"] = nncf.QuantizationPreset.MIXED
+    if scope == "convolutions":
+        options["ignored_scope"] = nncf.IgnoredScope(
+            types=["MatMul", "ScaledDotProductAttention"], validate=False
+        )
     try:
         with _quiet_nncf():
             return nncf.quantize(model, data, subset_size=len(samples), **options)

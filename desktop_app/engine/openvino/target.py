@@ -3,7 +3,9 @@ bad choice (OpenVINO missing, a device it does not see, bf16 where the device la
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from desktop_app.core.errors import InvalidRequestError
@@ -18,6 +20,24 @@ MISSING = (
 # (f32 where the CPU has no bf16 units, bf16 on AMX CPUs, f16 on Intel GPUs): only the
 # layers NNCF did not quantize run in it.
 _HINTS = {"fp32": "f32", "bf16": "bf16", "int8-weights": None, "int8": None}
+# What each precision costs, as measured (docs/PERFORMANCE.md, "OpenVINO backend"); shown by
+# ``live-canvas models list``. Random full-size SD 1.5 weights at 512x512 against fp32.
+PRECISION_NOTES = {
+    "fp32": "float32: the PyTorch engine's frame to ~1e-6 of the latents' range",
+    "bf16": "bf16 arithmetic, on CPUs with bf16 units (AMX, AVX512-BF16) only; not measured",
+    "int8-weights": "8-bit weights, float arithmetic: a 4x smaller cache, picture within 1 "
+    "level of fp32; no faster where the CPU has no bf16",
+    "int8": "8-bit weights and activations, calibrated once on the app's own frames: picture "
+    "within a few levels of fp32 (about 50 dB); preview decoder >= 35 dB on photographs",
+}
+# What int8 quantizes: "all" (convolutions, linear layers, attention) or "convolutions". 8-bit
+# matrix products pay only where the CPU multiplies 8-bit numbers in one instruction (VNNI,
+# AMX): profiled on an AVX2-only CPU, OpenVINO's int8 linear layers ran slower than its f32
+# ones, and quantized attention lost its fused kernel (docs/PERFORMANCE.md, "Where the time
+# goes"), so there int8 keeps those in f32 and quantizes the convolutions alone.
+INT8_SCOPES = ("all", "convolutions")
+INT8_SCOPE_VARIABLE = "LIVE_CANVAS_OPENVINO_INT8"  # overrides the choice (benchmarks)
+_INT8_MATMUL_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
 def import_openvino() -> ModuleType:
@@ -47,6 +67,8 @@ def is_openvino_device(device: str | None) -> bool:
 class Target:
     device: str  # OpenVINO's name: CPU, GPU, GPU.1, NPU
     precision: str  # one of PRECISIONS
+    profile: bool = False  # keep per-operation times (benchmarks/openvino_profile.py)
+    int8_scope: str = "all"  # one of INT8_SCOPES; only int8 reads it
 
     @property
     def config(self) -> dict[str, str]:
@@ -55,7 +77,35 @@ class Target:
         hint = _HINTS[self.precision]
         if hint is not None:
             config["INFERENCE_PRECISION_HINT"] = hint
+        if self.profile:
+            config["PERF_COUNT"] = "YES"
         return config
+
+
+def cpu_multiplies_int8_in_one_instruction(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool | None:
+    """True where this CPU has VNNI or AMX; None where the kernel does not say (not Linux)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool(set(line.split(":", 1)[1].split()) & set(_INT8_MATMUL_FLAGS))
+    return None
+
+
+def int8_scope_for(device: str) -> str:
+    """What int8 quantizes on ``device``: everything, except on CPUs known to lack VNNI/AMX."""
+    given = os.environ.get(INT8_SCOPE_VARIABLE, "").strip().lower()
+    if given:
+        if given not in INT8_SCOPES:
+            raise InvalidRequestError(
+                f"{INT8_SCOPE_VARIABLE} must be one of {', '.join(INT8_SCOPES)}, got {given!r}"
+            )
+        return given
+    if device == "CPU" and cpu_multiplies_int8_in_one_instruction() is False:
+        return "convolutions"
+    return "all"
 
 
 def resolve_target(device: str | None, precision: str | None) -> Target:
@@ -90,4 +140,4 @@ def resolve_target(device: str | None, precision: str | None) -> Target:
                 f"this {name} does not compute bf16 (it offers {', '.join(capabilities)}): "
                 "use --precision fp32, int8-weights or int8"
             )
-    return Target(name, precision)
+    return Target(name, precision, int8_scope=int8_scope_for(name))
