@@ -93,7 +93,11 @@ def _openvino_lines() -> list[str]:
     from importlib import metadata
 
     from desktop_app.core.errors import InvalidRequestError
-    from desktop_app.engine.openvino.target import PRECISION_NOTES, int8_scope_for
+    from desktop_app.engine.openvino.target import (
+        PRECISION_NOTES,
+        PRECISION_NOTES_MEASURED_ON,
+        int8_scope_for,
+    )
 
     try:
         state = f"openvino {metadata.version('openvino')} installed"
@@ -101,6 +105,7 @@ def _openvino_lines() -> list[str]:
         state = 'not installed: pip install "live-canvas[openvino]"'
     lines = [f"\nOpenVINO backend, --backend openvino --precision P ({state}):"]
     lines += [f"  {name:<13} {note}" for name, note in PRECISION_NOTES.items()]
+    lines.append(f"  ({PRECISION_NOTES_MEASURED_ON})")
     try:
         scope = int8_scope_for("CPU")
     except InvalidRequestError as err:

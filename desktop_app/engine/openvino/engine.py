@@ -37,7 +37,7 @@ from desktop_app.engine.renderer import Engine
 
 OPTIMISING = "optimising for this computer (once)"
 # The int8 tiny decoder holds 35 dB against fp32 on photographs from 512x512 up (39-43 dB);
-# at 256 it fell to 34.8 on one, for a saving of about 0.1 s: smaller frames decode in fp32.
+# at 256 it fell to 34.6 on one, for a saving of about 0.1 s: smaller frames decode in fp32.
 INT8_DECODER_MIN_SIZE = 512
 Progress = Callable[[str], None]
 

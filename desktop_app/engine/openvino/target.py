@@ -21,15 +21,19 @@ MISSING = (
 # layers NNCF did not quantize run in it.
 _HINTS = {"fp32": "f32", "bf16": "bf16", "int8-weights": None, "int8": None}
 # What each precision costs, as measured (docs/PERFORMANCE.md, "OpenVINO backend"); shown by
-# ``live-canvas models list``. Random full-size SD 1.5 weights at 512x512 against fp32.
+# ``live-canvas models list`` with PRECISION_NOTES_MEASURED_ON.
 PRECISION_NOTES = {
-    "fp32": "float32: the PyTorch engine's frame to ~1e-6 of the latents' range",
+    "fp32": "float32: the PyTorch engine's picture to ~1e-6; 0.72x its frame time",
     "bf16": "bf16 arithmetic, on CPUs with bf16 units (AMX, AVX512-BF16) only; not measured",
     "int8-weights": "8-bit weights, float arithmetic: a 4x smaller cache, picture within 1 "
-    "level of fp32; no faster where the CPU has no bf16",
+    "level of fp32 (58 dB); 0.80x",
     "int8": "8-bit weights and activations, calibrated once on the app's own frames: picture "
-    "within a few levels of fp32 (about 50 dB); preview decoder >= 35 dB on photographs",
+    "within 6 levels of fp32 (50 dB), preview decoder 39-43 dB on photographs; 0.51x",
 }
+PRECISION_NOTES_MEASURED_ON = (
+    "quality against fp32 and time against the PyTorch engine's frame: random SD 1.5 weights "
+    "at 512x512 on a 2-core AVX2 CPU"
+)
 # What int8 quantizes: "all" (convolutions, linear layers, attention) or "convolutions". 8-bit
 # matrix products pay only where the CPU multiplies 8-bit numbers in one instruction (VNNI,
 # AMX): profiled on an AVX2-only CPU, OpenVINO's int8 linear layers ran slower than its f32
@@ -140,4 +144,5 @@ def resolve_target(device: str | None, precision: str | None) -> Target:
                 f"this {name} does not compute bf16 (it offers {', '.join(capabilities)}): "
                 "use --precision fp32, int8-weights or int8"
             )
-    return Target(name, precision, int8_scope=int8_scope_for(name))
+    scope = int8_scope_for(name) if precision == "int8" else "all"
+    return Target(name, precision, int8_scope=scope)
