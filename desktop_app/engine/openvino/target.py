@@ -28,7 +28,7 @@ PRECISION_NOTES = {
     "int8-weights": "8-bit weights, float arithmetic: a 4x smaller cache, picture within 1 "
     "level of fp32 (58 dB); 0.80x",
     "int8": "8-bit weights and activations, calibrated once on the app's own frames: picture "
-    "within 6 levels of fp32 (50 dB), preview decoder 39-43 dB on photographs; 0.51x",
+    "within 6 levels of fp32 (50 dB), preview decoder 39-43 dB on photographs; 0.51-0.57x",
 }
 PRECISION_NOTES_MEASURED_ON = (
     "quality against fp32 and time against the PyTorch engine's frame: random SD 1.5 weights "
