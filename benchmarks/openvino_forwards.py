@@ -28,13 +28,6 @@ from types import SimpleNamespace
 import numpy as np
 
 
-def circle(size: int) -> np.ndarray:
-    page = np.full((size, size, 3), 255, np.uint8)
-    y, x = np.mgrid[0:size, 0:size] / size
-    page[abs(np.hypot(x - 0.5, y - 0.5) - 0.3) < 3 / size] = 20
-    return page
-
-
 def timed(run, repeats: int) -> list[float]:
     out = []
     for _ in range(repeats):
@@ -74,6 +67,7 @@ def _time_torch(args, out: Path):
     from desktop_app.engine.device import Placement
     from desktop_app.engine.loading import load_parts
     from desktop_app.engine.openvino import convert
+    from desktop_app.engine.openvino.calibration import sketches
     from desktop_app.engine.renderer import Engine
 
     parts = load_parts(args.model, torch.float32)
@@ -86,7 +80,8 @@ def _time_torch(args, out: Path):
         return real_predict(*inputs)
 
     engine.predict = predict  # the frame's own inputs, recorded once
-    engine.render(RenderRequest(sketch=circle(args.size), prompt="a lighthouse", size=args.size))
+    circle = sketches(args.size)[0]
+    engine.render(RenderRequest(sketch=circle, prompt="a lighthouse", size=args.size))
     engine.predict = real_predict
     model_in, t, text, control, added, _scale = recorded[0]
     with torch.no_grad():

@@ -22,16 +22,7 @@ import json
 import sys
 import time
 
-import numpy as np
-
 PROMPT = "a lighthouse on a cliff at dusk, watercolour"
-
-
-def sketch(size: int) -> np.ndarray:
-    page = np.full((size, size, 3), 255, np.uint8)
-    y, x = np.mgrid[0:size, 0:size] / size
-    page[abs(np.hypot(x - 0.5, y - 0.5) - 0.3) < 3 / size] = 20
-    return page
 
 
 def part_profile(request) -> tuple[float, list[dict]]:
@@ -98,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from desktop_app.core.types import RenderRequest
     from desktop_app.engine.loading import load_parts
+    from desktop_app.engine.openvino.calibration import sketches
     from desktop_app.engine.openvino.engine import OpenVinoEngine
     from desktop_app.engine.openvino.target import resolve_target
 
@@ -109,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     engine.prepare(args.size, say)
     prepare_s = time.perf_counter() - start
-    request = RenderRequest(sketch=sketch(args.size), prompt=PROMPT, size=args.size)
+    circle = sketches(args.size)[0]
+    request = RenderRequest(sketch=circle, prompt=PROMPT, size=args.size)
     engine.render(request)  # the prompt's encoding and first-call costs, not profiled below
     wall_ms = []
     for _ in range(args.frames):
