@@ -6,7 +6,7 @@ whose torch and OpenVINO copies do not fit in memory together (random:sdxl on 24
 
 ``torch`` (one process): loads the model in fp32, times the PyTorch engine's forwards (its
 ``predict``: ControlNet then UNet, one step at t=999, as a frame runs them) on a circle sketch,
-and writes the two models converted to OpenVINO IR (fp32, ``convert.convert_part``) with the
+and writes the two models converted to OpenVINO IR (fp32, ``convert.convert_module``) with the
 inputs it used. ``openvino`` (another process, no torch weights in memory): compiles the IR
 at ``--precision`` fp32, or int8 (NNCF, calibrated on the recorded inputs and three other
 noise draws, the scope ``target.int8_scope_for`` picks for this CPU), and times the same
@@ -23,7 +23,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -48,12 +47,9 @@ def torch_side(args) -> dict:
     gc.collect()  # the text encoders, the VAE and the engine are gone: SDXL's fp32 fills 24 GB
     ov = import_openvino()
     for part in ("controlnet", "unet"):  # the ControlNet freed once written, before the UNet
-        holder = SimpleNamespace(
-            is_sdxl=modules["sdxl"], parts=SimpleNamespace(**{part: modules.pop(part)}, tae=None)
-        )
-        model = convert.convert_part(holder, part, shapes)
+        model = convert.convert_module(part, modules.pop(part), shapes)
         ov.save_model(model, str(out / f"{part}.xml"), compress_to_fp16=False)
-        del model, holder
+        del model
         gc.collect()
     return report
 
@@ -91,7 +87,7 @@ def _time_torch(args, out: Path):
         inputs |= {"pooled": added["text_embeds"], "time_ids": added["time_ids"]}
     np.savez(out / "inputs.npz", t=float(t), **{k: v.float().numpy() for k, v in inputs.items()})
     report = {"model": args.model, "size": args.size, "torch_forwards_ms": ms}
-    modules = {"sdxl": engine.is_sdxl, "controlnet": parts.controlnet, "unet": parts.unet}
+    modules = {"controlnet": parts.controlnet, "unet": parts.unet}
     return report, convert.shapes_of(engine, args.size), modules
 
 
@@ -119,7 +115,8 @@ def openvino_side(args) -> dict:
 
     forwards()  # first-call costs
     ms = timed(forwards, args.repeats)
-    return {"precision": args.precision, "int8_scope": target.int8_scope, "openvino_ms": ms}
+    scope = target.int8_scope if args.precision == "int8" else None
+    return {"precision": args.precision, "int8_scope": scope, "openvino_ms": ms}
 
 
 def _quantized(core, models, cn_inputs, front, added, scope) -> dict:

@@ -104,7 +104,7 @@ def shapes_of(engine, size: int) -> Shapes:
     return Shapes(size, tuple(text.embeds.shape), pooled, residuals)
 
 
-def _examples(engine, part: str, shapes: Shapes) -> tuple[torch.Tensor, ...]:
+def _examples(part: str, shapes: Shapes) -> tuple[torch.Tensor, ...]:
     zeros = lambda shape: torch.zeros(shape, dtype=torch.float32)  # noqa: E731
     latent, sdxl = zeros(shapes.latent), shapes.pooled is not None
     t = torch.tensor(999.0)
@@ -119,14 +119,11 @@ def _examples(engine, part: str, shapes: Shapes) -> tuple[torch.Tensor, ...]:
     return (zeros((1, 3, shapes.size, shapes.size)),)  # the encoder: an image in [-1, 1]
 
 
-def module_of(engine, part: str) -> torch.nn.Module:
-    sdxl = engine.is_sdxl
-    if part == "controlnet":
-        return _ControlNetForward(engine.parts.controlnet, sdxl)
-    if part == "unet":
-        return _UNetForward(engine.parts.unet, sdxl)
-    tae = engine.parts.tae
-    return tae.decoder if part == "decoder" else tae.encoder
+def module_of(parts, part: str) -> torch.nn.Module:
+    """The torch module behind ``part`` (one of PARTS) in ``parts`` (a ``ModelParts``)."""
+    if part in ("controlnet", "unet"):
+        return getattr(parts, part)
+    return parts.tae.decoder if part == "decoder" else parts.tae.encoder
 
 
 def convert(module: torch.nn.Module, examples: Sequence[torch.Tensor]):
@@ -140,9 +137,20 @@ def convert(module: torch.nn.Module, examples: Sequence[torch.Tensor]):
     return model
 
 
+def convert_module(part: str, module: torch.nn.Module, shapes: Shapes):
+    """``module``, the torch module of ``part`` (one of PARTS), at ``shapes.size`` as an fp32
+    OpenVINO model; the ControlNet and UNet called as ``forwards.Forwards`` feeds them."""
+    sdxl = shapes.pooled is not None
+    if part == "controlnet":
+        module = _ControlNetForward(module, sdxl)
+    elif part == "unet":
+        module = _UNetForward(module, sdxl)
+    return convert(module, _examples(part, shapes))
+
+
 def convert_part(engine, part: str, shapes: Shapes):
     """The engine's ``part`` (one of PARTS) at ``shapes.size``, as an fp32 OpenVINO model."""
-    return convert(module_of(engine, part), _examples(engine, part, shapes))
+    return convert_module(part, module_of(engine.parts, part), shapes)
 
 
 @contextlib.contextmanager

@@ -61,8 +61,9 @@ class OpenVinoEngine(Engine):
         self._torch_forwards = False
         self._fingerprint: tuple[object, str] | None = None
         self._say = progress  # the load's listener (the window): hears later conversions too
-        self._sizes_used: set[int] = set()  # kept across style changes, unlike _forwards
-        self.prepare_seconds: dict[int, float] = {}  # conversion + compile time per size
+        # Conversion + compile time per size prepared (kept across style changes, unlike
+        # _forwards): also which sizes frames in motion are smaller than.
+        self.prepare_seconds: dict[int, float] = {}
         self.info = dataclasses.replace(
             self.info,
             device=f"openvino:{target.device}",
@@ -99,7 +100,6 @@ class OpenVinoEngine(Engine):
     def prepare(self, size: int, progress: Progress | None = None) -> None:
         """The models for frames of ``size``: from the cache, else converted (and for the
         8-bit precisions compressed or quantized) and stored; then compiled."""
-        self._sizes_used.add(size)
         shape = (1, 4, size // 8, size // 8)
         if shape in self._forwards:
             return
@@ -181,7 +181,7 @@ class OpenVinoEngine(Engine):
 
     def render(self, request: RenderRequest, should_cancel=None):
         self.set_loras(request.loras)
-        if not any(request.size < used for used in self._sizes_used):
+        if not any(request.size < prepared for prepared in self.prepare_seconds):
             self._prepare_telling(request.size)
         return super().render(request, should_cancel)
 
